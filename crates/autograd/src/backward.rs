@@ -1,0 +1,468 @@
+//! The reverse sweep: first-order `backward()` on eager tensors, and `grad()` recorded on the tape
+//! so that gradients can be differentiated again.
+
+use std::ops::Index;
+
+use smallvec::SmallVec;
+
+use crate::op::BackwardContext;
+use crate::tape::{NodeId, first_non_finite, freed_panic};
+use crate::{Error, Float, Operand, Tape, Tensor, Var};
+
+/// Gradients of the leaves that require grad, from one backward pass. Read them by `Var`
+/// (`grads[x]`, [`Grads::get`]) or by the key a leaf was created with ([`Grads::by_key`]).
+pub struct Grads<T: Float> {
+    tape: *const Tape<T>,
+    leaves: Vec<(NodeId, Tensor<T>)>,
+    keys: Vec<(u64, NodeId)>,
+}
+
+impl<T: Float> Grads<T> {
+    /// The gradient of a leaf, or `None` if it does not require grad or does not reach the output.
+    ///
+    /// # Panics
+    /// If `v` belongs to another tape than the one backward ran on.
+    #[track_caller]
+    pub fn get(&self, v: Var<'_, T>) -> Option<&Tensor<T>> {
+        assert!(
+            std::ptr::eq(v.tape, self.tape),
+            "grads: this Var belongs to another tape"
+        );
+        self.find(v.id)
+    }
+
+    fn find(&self, id: NodeId) -> Option<&Tensor<T>> {
+        self.leaves
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|k| &self.leaves[k].1)
+    }
+
+    /// The gradient of the leaf created with [`Tape::var_with_key`] and this key.
+    pub fn by_key(&self, key: u64) -> Option<&Tensor<T>> {
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|&(_, id)| self.find(id))
+    }
+
+    /// Number of leaves with a gradient.
+    pub fn len(&self) -> usize {
+        self.leaves.len()
+    }
+
+    /// Whether no leaf received a gradient.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+
+    /// `(node id, gradient)` of every leaf with a gradient, in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Tensor<T>)> {
+        self.leaves.iter().map(|(i, g)| (*i as usize, g))
+    }
+}
+
+impl<'t, T: Float> Index<Var<'t, T>> for Grads<T> {
+    type Output = Tensor<T>;
+    #[track_caller]
+    fn index(&self, v: Var<'t, T>) -> &Tensor<T> {
+        self.get(v).unwrap_or_else(|| {
+            panic!(
+                "grads: no gradient for {} created at {}: it does not require grad or does not \
+                 reach the output",
+                v.op_name(),
+                v.location()
+            )
+        })
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Gradients of this scalar with respect to every leaf that requires grad.
+    ///
+    /// Forward values are freed during the sweep as soon as nothing needs them (the output's value
+    /// and leaves are kept); use [`backward_retain`](Self::backward_retain) to keep them all.
+    ///
+    /// # Panics
+    /// If the value is not a scalar (one element), if backward reaches an op without a backward
+    /// rule, or if anomaly detection finds a non-finite gradient. [`try_backward`](Self::try_backward)
+    /// returns these as errors instead.
+    #[track_caller]
+    pub fn backward(self) -> Grads<T> {
+        self.try_backward().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`backward`](Self::backward), but every forward value stays on the tape, so it can be
+    /// read afterwards or swept again.
+    #[track_caller]
+    pub fn backward_retain(self) -> Grads<T> {
+        let seed = Tensor::ones(&self.shape_for_seed());
+        self.backward_with(seed, true)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`backward`](Self::backward), returning failures as [`Error`]s.
+    #[track_caller]
+    pub fn try_backward(self) -> Result<Grads<T>, Error> {
+        let seed = Tensor::ones(&self.shape_for_seed());
+        self.backward_with(seed, false)
+    }
+
+    #[track_caller]
+    fn shape_for_seed(self) -> crate::Shape {
+        let shape = self.shape();
+        assert!(
+            shape.iter().product::<usize>() == 1,
+            "backward: the output must have one element, got shape {:?}; reduce it (e.g. sum()) \
+             or pass a seed gradient to backward_with",
+            shape.as_slice()
+        );
+        shape
+    }
+
+    /// Reverse sweep seeded with `seed`, the gradient of some scalar with respect to this value
+    /// (a vector-Jacobian product). `retain` keeps every forward value on the tape.
+    ///
+    /// # Panics
+    /// If `seed` does not have this value's shape.
+    #[track_caller]
+    pub fn backward_with(self, seed: Tensor<T>, retain: bool) -> Result<Grads<T>, Error> {
+        eager_sweep(self, seed, retain)
+    }
+}
+
+#[track_caller]
+fn eager_sweep<T: Float>(
+    root: Var<'_, T>,
+    seed: Tensor<T>,
+    retain: bool,
+) -> Result<Grads<T>, Error> {
+    let tape = root.tape;
+    let anomaly = tape.detect_anomaly();
+    let mut nodes = tape.nodes.borrow_mut();
+    let root_i = root.id as usize;
+    {
+        let node = &nodes[root_i];
+        let shape = node
+            .value
+            .as_ref()
+            .unwrap_or_else(|| freed_panic("backward", node))
+            .shape();
+        assert!(
+            shape == seed.shape(),
+            "backward_with: seed shape {:?} differs from the output shape {shape:?}",
+            seed.shape()
+        );
+        if !node.requires_grad {
+            return Err(Error::Backward {
+                message: format!(
+                    "the output (`{}` created at {}) does not require grad: no input on its path \
+                     was created with tape.var(), or it was computed inside no_grad()",
+                    node.op_name, node.location
+                ),
+            });
+        }
+    }
+    let mut grads: Vec<Option<Tensor<T>>> = Vec::with_capacity(root_i + 1);
+    grads.resize_with(root_i + 1, || None);
+    grads[root_i] = Some(seed);
+    let mut leaves = Vec::new();
+    for i in (0..=root_i).rev() {
+        let Some(g) = grads[i].take() else {
+            if !retain && i != root_i && nodes[i].op.is_some() {
+                nodes[i].value = None;
+            }
+            continue;
+        };
+        let node = &nodes[i];
+        let Some(op) = node.op.as_ref() else {
+            if node.requires_grad && node.inputs.is_empty() {
+                leaves.push((i as NodeId, g));
+            }
+            continue;
+        };
+        let mut inputs: SmallVec<[Operand<'_, T>; 2]> = SmallVec::new();
+        let mut needs: SmallVec<[bool; 2]> = SmallVec::new();
+        for &j in &node.inputs {
+            let input = &nodes[j as usize];
+            let Some(value) = input.value.clone() else {
+                return Err(freed_error(input.op_name, input.location));
+            };
+            inputs.push(Operand::Tensor(value));
+            needs.push(input.requires_grad);
+        }
+        let Some(out) = node.value.clone() else {
+            return Err(freed_error(node.op_name, node.location));
+        };
+        let (output, grad) = (Operand::Tensor(out), Operand::Tensor(g));
+        let result = op.backward(&BackwardContext {
+            inputs: &inputs,
+            output: &output,
+            grad: &grad,
+            needs: &needs,
+        });
+        drop((output, grad));
+        check_arity(&result, node.op_name, node.inputs.len());
+        for (k, gk) in result.grads.into_iter().enumerate() {
+            let (Some(gk), true) = (gk, needs[k]) else {
+                continue;
+            };
+            let gk = gk.into_tensor();
+            let j = node.inputs[k] as usize;
+            check_shape(node.op_name, k, gk.shape(), inputs[k].shape().as_slice());
+            if anomaly && !gk.all_finite() {
+                return Err(Error::NonFinite {
+                    message: format!(
+                        "backward of `{}` (created at {}) produced a non-finite gradient for \
+                         input {k}: {}",
+                        node.op_name,
+                        node.location,
+                        first_non_finite(&gk)
+                    ),
+                });
+            }
+            accumulate(&mut grads[j], gk);
+        }
+        drop(inputs);
+        if !retain && i != root_i {
+            nodes[i].value = None;
+        }
+    }
+    leaves.reverse();
+    let keys = tape
+        .keys
+        .borrow()
+        .iter()
+        .filter(|(_, id)| leaves.binary_search_by_key(id, |(i, _)| *i).is_ok())
+        .copied()
+        .collect();
+    Ok(Grads {
+        tape: tape as *const _,
+        leaves,
+        keys,
+    })
+}
+
+fn freed_error(op: &str, location: &std::panic::Location<'_>) -> Error {
+    Error::Backward {
+        message: format!(
+            "the value of `{op}` (created at {location}) was freed by an earlier backward(); \
+             use backward_retain() for the first pass if the graph is swept twice"
+        ),
+    }
+}
+
+/// Adds `g` into a gradient slot, in place when the slot's buffer is not shared.
+fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(prev) => prev.add_into(&g),
+    });
+}
+
+#[track_caller]
+fn check_arity<T: Float>(result: &crate::InputGrads<'_, T>, op: &str, inputs: usize) {
+    assert!(
+        result.missing || result.grads.len() == inputs,
+        "backward of `{op}` returned {} gradients for {inputs} inputs",
+        result.grads.len()
+    );
+}
+
+#[track_caller]
+fn check_shape(op: &str, k: usize, got: &[usize], want: &[usize]) {
+    assert!(
+        got == want,
+        "backward of `{op}` returned a gradient of shape {got:?} for input {k} of shape {want:?}"
+    );
+}
+
+impl<T: Float> Tape<T> {
+    /// Gradients of the sum of `outputs` (each with one element) with respect to `wrt`, recorded
+    /// on this tape as new `Var`s, so they can be differentiated again (PyTorch
+    /// `torch.autograd.grad(..., create_graph=True)`, JAX `grad` of `grad`).
+    ///
+    /// A `wrt` value that the outputs do not depend on gets a zero gradient (as in JAX). Values
+    /// are never freed by this sweep.
+    ///
+    /// ```
+    /// use wengert_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::scalar(2.0));
+    /// let y = x * x * x; // y = x^3
+    /// let dy = tape.grad(&[y], &[x])[0]; // 3x^2 = 12
+    /// let d2y = tape.grad(&[dy], &[x])[0]; // 6x = 12
+    /// let d3y = tape.grad(&[d2y], &[x])[0]; // 6
+    /// assert_eq!((dy.item(), d2y.item(), d3y.item()), (12.0, 12.0, 6.0));
+    /// ```
+    ///
+    /// # Panics
+    /// If an output has more than one element (use [`grad_with`](Self::grad_with)), if a `wrt`
+    /// does not require grad, if a value belongs to another tape, or if the sweep reaches an op
+    /// without a backward rule.
+    #[track_caller]
+    pub fn grad<'t>(&'t self, outputs: &[Var<'t, T>], wrt: &[Var<'t, T>]) -> Vec<Var<'t, T>> {
+        let seeds: Vec<Var<'t, T>> = outputs
+            .iter()
+            .map(|o| {
+                let shape = o.shape();
+                assert!(
+                    shape.iter().product::<usize>() == 1,
+                    "grad: output of shape {:?} is not a scalar; use grad_with and a seed",
+                    shape.as_slice()
+                );
+                self.constant(Tensor::ones(&shape))
+            })
+            .collect();
+        self.grad_with(outputs, &seeds, wrt)
+    }
+
+    /// As [`grad`](Self::grad), with a seed gradient per output (a vector-Jacobian product):
+    /// returns `sum_k seeds[k] . d outputs[k] / d wrt`, recorded on the tape.
+    ///
+    /// # Panics
+    /// As [`grad`](Self::grad), and if a seed's shape differs from its output's.
+    #[track_caller]
+    pub fn grad_with<'t>(
+        &'t self,
+        outputs: &[Var<'t, T>],
+        seeds: &[Var<'t, T>],
+        wrt: &[Var<'t, T>],
+    ) -> Vec<Var<'t, T>> {
+        assert_eq!(
+            outputs.len(),
+            seeds.len(),
+            "grad_with: {} outputs but {} seeds",
+            outputs.len(),
+            seeds.len()
+        );
+        for v in outputs.iter().chain(seeds).chain(wrt) {
+            assert!(
+                std::ptr::eq(v.tape, self),
+                "grad: a Var belongs to another tape"
+            );
+        }
+        if outputs.is_empty() || wrt.is_empty() {
+            return wrt
+                .iter()
+                .map(|w| self.constant(Tensor::zeros(&w.shape())))
+                .collect();
+        }
+        let top = outputs.iter().map(|o| o.id as usize).max().unwrap_or(0);
+        let low = wrt.iter().map(|w| w.id as usize).min().unwrap_or(0);
+        // relevant[i]: node i depends on some `wrt`, so gradients must flow through it.
+        let mut relevant = vec![false; top + 1];
+        {
+            let nodes = self.nodes.borrow();
+            for w in wrt {
+                let node = &nodes[w.id as usize];
+                assert!(
+                    node.requires_grad,
+                    "grad: `{}` created at {} does not require grad; create it with tape.var()",
+                    node.op_name, node.location
+                );
+                if (w.id as usize) <= top {
+                    relevant[w.id as usize] = true;
+                }
+            }
+            for i in low..=top {
+                let node = &nodes[i];
+                if node.op.is_some() && node.inputs.iter().any(|&j| relevant[j as usize]) {
+                    relevant[i] = true;
+                }
+            }
+        }
+        let mut grads: Vec<Option<Var<'t, T>>> = vec![None; top + 1];
+        for (o, s) in outputs.iter().zip(seeds) {
+            assert!(
+                o.shape() == s.shape(),
+                "grad_with: seed shape {:?} differs from output shape {:?}",
+                s.shape().as_slice(),
+                o.shape().as_slice()
+            );
+            let slot = &mut grads[o.id as usize];
+            *slot = Some(match slot.take() {
+                None => *s,
+                Some(prev) => prev + *s,
+            });
+        }
+        let mut result: Vec<Option<Var<'t, T>>> = vec![None; wrt.len()];
+        for i in (low..=top).rev() {
+            let Some(g) = grads[i].take() else { continue };
+            for (k, w) in wrt.iter().enumerate() {
+                if w.id as usize == i {
+                    result[k] = Some(g);
+                }
+            }
+            if !relevant[i] {
+                continue;
+            }
+            let (op, name, location, input_ids) = {
+                let mut nodes = self.nodes.borrow_mut();
+                let node = &mut nodes[i];
+                match node.op.take() {
+                    Some(op) => (op, node.op_name, node.location, node.inputs.clone()),
+                    None => continue,
+                }
+            };
+            let inputs: SmallVec<[Operand<'t, T>; 2]> = input_ids
+                .iter()
+                .map(|&j| Operand::Var(Var { tape: self, id: j }))
+                .collect();
+            let needs: SmallVec<[bool; 2]> =
+                input_ids.iter().map(|&j| relevant[j as usize]).collect();
+            let output = Operand::Var(Var {
+                tape: self,
+                id: i as NodeId,
+            });
+            let grad = Operand::Var(g);
+            let result_grads = op.backward(&BackwardContext {
+                inputs: &inputs,
+                output: &output,
+                grad: &grad,
+                needs: &needs,
+            });
+            self.nodes.borrow_mut()[i].op = Some(op);
+            if result_grads.missing {
+                panic!(
+                    "{}",
+                    Error::NoBackward {
+                        op: name,
+                        location: location.to_string()
+                    }
+                );
+            }
+            check_arity(&result_grads, name, input_ids.len());
+            for (k, gk) in result_grads.grads.into_iter().enumerate() {
+                let (Some(gk), true) = (gk, needs[k]) else {
+                    continue;
+                };
+                let gk = gk.to_var_on(self);
+                check_shape(name, k, &gk.shape(), &inputs[k].shape());
+                let slot = &mut grads[input_ids[k] as usize];
+                *slot = Some(match slot.take() {
+                    None => gk,
+                    Some(prev) => prev + gk,
+                });
+            }
+        }
+        result
+            .into_iter()
+            .zip(wrt)
+            .map(|(r, w)| r.unwrap_or_else(|| self.constant(Tensor::zeros(&w.shape()))))
+            .collect()
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `self + other` for equal shapes, reusing `self`'s buffer when no one else holds it.
+    pub(crate) fn add_into(self, other: &Tensor<T>) -> Tensor<T> {
+        debug_assert_eq!(self.shape(), other.shape());
+        let mut me = self;
+        if let Some(buf) = me.data_mut() {
+            buf.iter_mut().zip(other.data()).for_each(|(a, &b)| *a += b);
+            return me;
+        }
+        me.zip_map(other, "add", |a, b| a + b)
+    }
+}

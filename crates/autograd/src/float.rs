@@ -1,0 +1,243 @@
+//! The element types a [`Tensor`](crate::Tensor) can hold: `f32` and `f64`.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The element type of a data type tag, for file formats and error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// 32-bit IEEE 754 float.
+    F32,
+    /// 64-bit IEEE 754 float.
+    F64,
+}
+
+impl Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        })
+    }
+}
+
+/// A floating-point element type: implemented for `f32` and `f64` only (sealed).
+///
+/// `f64` is what gradient checking needs; `f32` is what training usually uses.
+pub trait Float:
+    sealed::Sealed
+    + Copy
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + Default
+    + PartialOrd
+    + PartialEq
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + 'static
+{
+    /// The additive identity.
+    const ZERO: Self;
+    /// The multiplicative identity.
+    const ONE: Self;
+    /// The data type tag.
+    const DTYPE: DType;
+    /// Machine epsilon.
+    const EPSILON: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// Negative infinity.
+    const NEG_INFINITY: Self;
+
+    /// Converts from `f64`, rounding to nearest.
+    fn from_f64(v: f64) -> Self;
+    /// Converts to `f64` exactly.
+    fn to_f64(self) -> f64;
+    /// Converts a count, e.g. the number of elements averaged over.
+    fn from_usize(v: usize) -> Self {
+        Self::from_f64(v as f64)
+    }
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `ln(1 + self)`, accurate near zero.
+    fn ln_1p(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// `self^p`.
+    fn powf(self, p: Self) -> Self;
+    /// Larger of two values (NaN-ignoring as `f64::max`).
+    fn max(self, other: Self) -> Self;
+    /// Smaller of two values (NaN-ignoring as `f64::min`).
+    fn min(self, other: Self) -> Self;
+    /// Whether the value is neither infinite nor NaN.
+    fn is_finite(self) -> bool;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
+
+    /// `C = alpha * A B + beta * C` for an `m x k` matrix A and a `k x n` matrix B given by row
+    /// and column strides (so a transposed operand is just swapped strides, never copied).
+    ///
+    /// # Panics
+    /// If a stride pattern would index outside of a slice.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: (&[Self], isize, isize),
+        b: (&[Self], isize, isize),
+        beta: Self,
+        c: (&mut [Self], isize, isize),
+    );
+}
+
+/// Largest offset + 1 that a strided `rows x cols` matrix touches.
+fn strided_extent(rows: usize, cols: usize, rs: isize, cs: isize) -> usize {
+    if rows == 0 || cols == 0 {
+        return 0;
+    }
+    assert!(
+        rs >= 0 && cs >= 0,
+        "gemm: negative strides are not supported"
+    );
+    (rows - 1) * rs as usize + (cols - 1) * cs as usize + 1
+}
+
+macro_rules! impl_float {
+    ($t:ident, $dtype:expr, $gemm:path) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const DTYPE: DType = $dtype;
+            const EPSILON: Self = $t::EPSILON;
+            const INFINITY: Self = $t::INFINITY;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            #[inline]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            #[inline]
+            fn ln_1p(self) -> Self {
+                $t::ln_1p(self)
+            }
+            #[inline]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline]
+            fn tanh(self) -> Self {
+                $t::tanh(self)
+            }
+            #[inline]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline]
+            fn powf(self, p: Self) -> Self {
+                $t::powf(self, p)
+            }
+            #[inline]
+            fn max(self, other: Self) -> Self {
+                $t::max(self, other)
+            }
+            #[inline]
+            fn min(self, other: Self) -> Self {
+                $t::min(self, other)
+            }
+            #[inline]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            fn gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: (&[Self], isize, isize),
+                b: (&[Self], isize, isize),
+                beta: Self,
+                c: (&mut [Self], isize, isize),
+            ) {
+                assert!(
+                    strided_extent(m, k, a.1, a.2) <= a.0.len(),
+                    "gemm: A out of bounds"
+                );
+                assert!(
+                    strided_extent(k, n, b.1, b.2) <= b.0.len(),
+                    "gemm: B out of bounds"
+                );
+                assert!(
+                    strided_extent(m, n, c.1, c.2) <= c.0.len(),
+                    "gemm: C out of bounds"
+                );
+                if m == 0 || n == 0 {
+                    return;
+                }
+                // SAFETY: the asserts above prove that every element the m x k, k x n and m x n
+                // strided matrices address lies inside its slice; C is borrowed mutably, so it
+                // does not alias A or B; the strides are non-negative.
+                unsafe {
+                    $gemm(
+                        m,
+                        k,
+                        n,
+                        alpha,
+                        a.0.as_ptr(),
+                        a.1,
+                        a.2,
+                        b.0.as_ptr(),
+                        b.1,
+                        b.2,
+                        beta,
+                        c.0.as_mut_ptr(),
+                        c.1,
+                        c.2,
+                    )
+                }
+            }
+        }
+    };
+}
+
+impl_float!(f32, DType::F32, matrixmultiply::sgemm);
+impl_float!(f64, DType::F64, matrixmultiply::dgemm);

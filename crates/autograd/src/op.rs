@@ -1,0 +1,146 @@
+//! The [`Op`] trait: a differentiable primitive's forward on tensors and its backward rule.
+
+use smallvec::SmallVec;
+
+use crate::{Float, Operand, Tensor};
+
+/// A differentiable primitive: its forward on tensors and its backward (vector-Jacobian product)
+/// rule. Built-in ops and user ops implement this same trait.
+///
+/// The backward rule is written once, in terms of [`Operand`]s, which are either eager tensors
+/// (first-order `backward()`: nothing is recorded) or recorded [`Var`](crate::Var)s (`grad()`,
+/// PyTorch's `create_graph=True`: the gradient can be differentiated again). Write it with the same
+/// differentiable operations you would use on `Var`s, and gradients of every order follow.
+///
+/// Apply an op with [`Tape::apply`](crate::Tape::apply); see `docs/custom-ops.md`.
+///
+/// ```
+/// use wengert_autograd::{BackwardContext, Float, InputGrads, Op, Tape, Tensor};
+///
+/// /// y = x^3, dy/dx = 3 x^2
+/// struct Cube;
+/// impl<T: Float> Op<T> for Cube {
+///     fn name(&self) -> &'static str { "cube" }
+///     fn forward(&self, inputs: &[&Tensor<T>]) -> Tensor<T> {
+///         inputs[0].map(|x| x * x * x)
+///     }
+///     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
+///         let x = cx.input(0);
+///         InputGrads::from([Some(cx.grad() * &(x * x) * T::from_f64(3.0))])
+///     }
+/// }
+///
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(Tensor::scalar(2.0));
+/// let y = tape.apply(Cube, &[x]);
+/// assert_eq!(y.item(), 8.0);
+/// let dx = tape.grad(&[y], &[x])[0];
+/// assert_eq!(dx.item(), 12.0); // 3 * 2^2
+/// let ddx = tape.grad(&[dx], &[x])[0];
+/// assert_eq!(ddx.item(), 12.0); // 6 * 2
+/// ```
+pub trait Op<T: Float>: 'static {
+    /// A short name for error messages and anomaly reports, e.g. `"matmul"`.
+    fn name(&self) -> &'static str;
+
+    /// Computes the output from the input values. Shape errors panic here, with a message naming
+    /// the op and the shapes; `#[track_caller]` points the report at the user's line.
+    #[track_caller]
+    fn forward(&self, inputs: &[&Tensor<T>]) -> Tensor<T>;
+
+    /// Given the gradient of the loss with respect to the output (`cx.grad()`), returns the
+    /// gradient with respect to each input (`None` where an input needs none, see
+    /// [`BackwardContext::needs_grad`]). Each gradient must have its input's shape.
+    ///
+    /// The default has no backward rule: reaching it in a backward pass is an error naming the op
+    /// and the line that applied it, never a silently cut graph.
+    fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
+        let _ = cx;
+        InputGrads::missing()
+    }
+
+    /// Whether gradients flow through this op at all. Ops such as `argmax` return `false`: their
+    /// outputs never require grad, so backward never reaches them.
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+/// What a backward rule sees: the inputs, the output and the gradient flowing into the output,
+/// each as an [`Operand`].
+pub struct BackwardContext<'a, 't, T: Float> {
+    pub(crate) inputs: &'a [Operand<'t, T>],
+    pub(crate) output: &'a Operand<'t, T>,
+    pub(crate) grad: &'a Operand<'t, T>,
+    pub(crate) needs: &'a [bool],
+}
+
+impl<'a, 't, T: Float> BackwardContext<'a, 't, T> {
+    /// Input `i` as it was in the forward pass.
+    ///
+    /// # Panics
+    /// If the op has no input `i`.
+    #[track_caller]
+    pub fn input(&self, i: usize) -> &'a Operand<'t, T> {
+        &self.inputs[i]
+    }
+
+    /// All inputs.
+    pub fn inputs(&self) -> &'a [Operand<'t, T>] {
+        self.inputs
+    }
+
+    /// The output the forward pass produced.
+    pub fn output(&self) -> &'a Operand<'t, T> {
+        self.output
+    }
+
+    /// The gradient of the loss with respect to the output (same shape as the output).
+    pub fn grad(&self) -> &'a Operand<'t, T> {
+        self.grad
+    }
+
+    /// Whether input `i` needs a gradient; skip the work when it does not.
+    pub fn needs_grad(&self, i: usize) -> bool {
+        self.needs.get(i).copied().unwrap_or(false)
+    }
+
+    /// `Some(f())` if input `i` needs a gradient, `None` otherwise.
+    pub fn grad_for(&self, i: usize, f: impl FnOnce() -> Operand<'t, T>) -> Option<Operand<'t, T>> {
+        self.needs_grad(i).then(f)
+    }
+}
+
+/// The gradients a backward rule returns, one per input, in input order (`None` = no gradient).
+pub struct InputGrads<'t, T: Float> {
+    pub(crate) grads: SmallVec<[Option<Operand<'t, T>>; 2]>,
+    pub(crate) missing: bool,
+}
+
+impl<'t, T: Float> InputGrads<'t, T> {
+    /// Marks a rule that does not exist; see [`Op::backward`].
+    pub fn missing() -> Self {
+        InputGrads {
+            grads: SmallVec::new(),
+            missing: true,
+        }
+    }
+}
+
+impl<'t, T: Float, const N: usize> From<[Option<Operand<'t, T>>; N]> for InputGrads<'t, T> {
+    fn from(grads: [Option<Operand<'t, T>>; N]) -> Self {
+        InputGrads {
+            grads: grads.into_iter().collect(),
+            missing: false,
+        }
+    }
+}
+
+impl<'t, T: Float> FromIterator<Option<Operand<'t, T>>> for InputGrads<'t, T> {
+    fn from_iter<I: IntoIterator<Item = Option<Operand<'t, T>>>>(iter: I) -> Self {
+        InputGrads {
+            grads: iter.into_iter().collect(),
+            missing: false,
+        }
+    }
+}

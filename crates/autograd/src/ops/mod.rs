@@ -1,0 +1,23 @@
+//! The primitive ops, one per file: the public method on `Var` (and on `Operand`, for backward
+//! rules), its documentation, the `Op` implementation with forward and backward side by side, and
+//! its tests. Composite functions (mean, softmax's use in losses, ...) reuse these.
+
+#[cfg(test)]
+pub(crate) mod test_util;
+
+mod add;
+mod add_scalar;
+mod broadcast_to;
+mod div;
+mod exp;
+mod matmul;
+mod mul;
+mod mul_scalar;
+mod neg;
+mod powf;
+mod relu;
+mod reshape;
+mod sub;
+mod sum;
+mod sum_to;
+mod tanh;

@@ -1,0 +1,74 @@
+//! Rectified linear unit.
+
+use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
+
+/// `y = max(x, 0)`.
+struct Relu;
+
+impl<T: Float> Op<T> for Relu {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+
+    fn forward(&self, x: &[&Tensor<T>]) -> Tensor<T> {
+        x[0].map(|v| if v > T::ZERO { v } else { T::ZERO })
+    }
+
+    // dy/dx = 1 where x > 0, else 0 (relu'(0) = 0): a constant mask.
+    fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
+        let x = cx.input(0);
+        let mask = x
+            .value()
+            .map(|v| if v > T::ZERO { T::ONE } else { T::ZERO });
+        [Some(cx.grad() * x.constant_like(mask))].into()
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Rectified linear unit `y = max(x, 0)`.
+    ///
+    /// Derivative `1` for `x > 0` and `0` for `x < 0`; at the kink the subgradient `relu'(0) = 0`
+    /// is used, as in PyTorch (`torch.relu`) and JAX. The second derivative is 0.
+    ///
+    /// ```
+    /// use wengert_autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]).unwrap());
+    /// let y = x.relu();
+    /// assert_eq!(y.value().to_vec(), vec![0.0, 0.0, 2.0]);
+    /// assert_eq!(y.sum().backward()[x].to_vec(), vec![0.0, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn relu(self) -> Var<'t, T> {
+        self.tape.apply(Relu, &[self])
+    }
+}
+
+impl<'t, T: Float> Operand<'t, T> {
+    /// [`Var::relu`] on operands.
+    #[track_caller]
+    pub fn relu(&self) -> Operand<'t, T> {
+        Operand::apply(Relu, &[self])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{assert_close, check_both, t};
+    use crate::Tape;
+
+    #[test]
+    fn gradient_has_closed_form() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(t(&[-0.5, 0.0, 1.5], &[3]));
+        // d/dx relu(x)^2 = 2 relu(x) relu'(x) = [0, 0, 3]
+        let y = x.relu();
+        assert_close(&(y * y).sum().backward()[x], &[0.0, 0.0, 3.0], 0.0);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_away_from_zero() {
+        let x = t(&[-1.3, 0.4, 2.0, -0.2, 0.9, -2.2], &[2, 3]);
+        check_both(|x| (x[0].relu() * x[0]).sum(), &[x]);
+    }
+}

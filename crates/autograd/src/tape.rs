@@ -1,0 +1,328 @@
+//! The tape (the Wengert list) and `Var`, the `Copy` handle to a value recorded on it.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::Location;
+
+use smallvec::SmallVec;
+
+use crate::{Float, Op, Tensor};
+
+/// Index of a node on its tape. Creation order is a topological order.
+pub(crate) type NodeId = u32;
+
+pub(crate) struct Node<T: Float> {
+    /// `None` once backward has freed it.
+    pub(crate) value: Option<Tensor<T>>,
+    /// `None` for leaves and for results that do not require grad.
+    pub(crate) op: Option<Box<dyn Op<T>>>,
+    pub(crate) op_name: &'static str,
+    pub(crate) inputs: SmallVec<[NodeId; 2]>,
+    pub(crate) requires_grad: bool,
+    pub(crate) location: &'static Location<'static>,
+}
+
+/// The Wengert list: every value computed, the op that produced it and its inputs, in creation
+/// order. Backward is one reverse sweep over it.
+///
+/// A tape is cheap to create; use one per training step (model parameters live outside it).
+///
+/// ```
+/// use wengert_autograd::{Tape, Tensor};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(Tensor::scalar(3.0));
+/// let y = x * x + x * 5.0; // y = x^2 + 5x
+/// let grads = y.backward();
+/// assert_eq!(grads[x].item(), 11.0); // dy/dx = 2x + 5
+/// ```
+pub struct Tape<T: Float> {
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    pub(crate) keys: RefCell<Vec<(u64, NodeId)>>,
+    grad_enabled: Cell<bool>,
+    anomaly: Cell<bool>,
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape with gradients enabled and anomaly detection off.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty tape with room for `nodes` nodes before it reallocates.
+    pub fn with_capacity(nodes: usize) -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::with_capacity(nodes)),
+            keys: RefCell::new(Vec::new()),
+            grad_enabled: Cell::new(true),
+            anomaly: Cell::new(false),
+        }
+    }
+
+    /// Removes every node, keeping the allocation, so the tape can record the next step.
+    /// Taking `&mut self` guarantees no `Var` of the old recording is still alive.
+    pub fn reset(&mut self) {
+        self.nodes.get_mut().clear();
+        self.keys.get_mut().clear();
+    }
+
+    /// Number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held by the values currently stored on the tape (freed values excluded).
+    pub fn value_bytes(&self) -> usize {
+        self.nodes
+            .borrow()
+            .iter()
+            .filter_map(|n| n.value.as_ref())
+            .map(|v| v.numel() * std::mem::size_of::<T>())
+            .sum()
+    }
+
+    /// A leaf that requires grad: `backward()` returns its gradient.
+    #[track_caller]
+    pub fn var(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.leaf(value, true)
+    }
+
+    /// A leaf that requires grad and carries a key (e.g. a parameter id), so that its gradient
+    /// can be looked up with [`Grads::by_key`](crate::Grads::by_key).
+    #[track_caller]
+    pub fn var_with_key(&self, value: Tensor<T>, key: u64) -> Var<'_, T> {
+        let v = self.leaf(value, true);
+        self.keys.borrow_mut().push((key, v.id));
+        v
+    }
+
+    /// A leaf that does not require grad (data, labels, fixed weights).
+    #[track_caller]
+    pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.leaf(value, false)
+    }
+
+    #[track_caller]
+    fn leaf(&self, value: Tensor<T>, requires_grad: bool) -> Var<'_, T> {
+        let requires_grad = requires_grad && self.grad_enabled.get();
+        self.push(Node {
+            value: Some(value),
+            op: None,
+            op_name: if requires_grad { "var" } else { "constant" },
+            inputs: SmallVec::new(),
+            requires_grad,
+            location: Location::caller(),
+        })
+    }
+
+    fn push(&self, node: Node<T>) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        let id = NodeId::try_from(nodes.len()).expect("tape: more than 2^32 nodes on one tape");
+        nodes.push(node);
+        Var { tape: self, id }
+    }
+
+    /// Applies an op to recorded values: computes the forward now and records the node.
+    ///
+    /// This is how custom ops are used; see [`Op`].
+    ///
+    /// # Panics
+    /// If an input belongs to another tape, if an input's value was freed by an earlier
+    /// `backward()`, or if the op's forward panics (e.g. on a shape mismatch).
+    #[track_caller]
+    pub fn apply<O: Op<T>>(&self, op: O, inputs: &[Var<'_, T>]) -> Var<'_, T> {
+        let location = Location::caller();
+        let (value, requires_grad) = {
+            let nodes = self.nodes.borrow();
+            let mut values: SmallVec<[&Tensor<T>; 4]> = SmallVec::new();
+            let mut requires_grad = false;
+            for v in inputs {
+                assert!(
+                    std::ptr::eq(v.tape, self),
+                    "{}: an input belongs to another tape (created at {})",
+                    op.name(),
+                    nodes
+                        .get(v.id as usize)
+                        .map_or("?".to_string(), |n| n.location.to_string())
+                );
+                let node = &nodes[v.id as usize];
+                values.push(
+                    node.value
+                        .as_ref()
+                        .unwrap_or_else(|| freed_panic(op.name(), node)),
+                );
+                requires_grad |= node.requires_grad;
+            }
+            (op.forward(&values), requires_grad)
+        };
+        if self.anomaly.get() && !value.all_finite() {
+            panic!(
+                "anomaly detected: forward of `{}` produced a non-finite value ({}) at {location}",
+                op.name(),
+                first_non_finite(&value)
+            );
+        }
+        let requires_grad = requires_grad && self.grad_enabled.get() && op.differentiable();
+        let op_name = op.name();
+        self.push(Node {
+            value: Some(value),
+            op: requires_grad.then(|| Box::new(op) as Box<dyn Op<T>>),
+            op_name,
+            inputs: inputs.iter().map(|v| v.id).collect(),
+            requires_grad,
+            location,
+        })
+    }
+
+    /// Runs `f` with gradient recording off: results computed inside do not require grad
+    /// (PyTorch's `torch.no_grad()`). Restored even if `f` panics.
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a>(&'a Cell<bool>, bool);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.grad_enabled, self.grad_enabled.replace(false));
+        f()
+    }
+
+    /// Whether new results record their op for backward (false inside [`no_grad`](Self::no_grad)).
+    pub fn is_grad_enabled(&self) -> bool {
+        self.grad_enabled.get()
+    }
+
+    /// Turns anomaly detection on or off. When on, the first non-finite value produced by a
+    /// forward op panics, and the first non-finite gradient produced by a backward rule makes
+    /// backward fail; both reports name the op and the line of user code that applied it.
+    pub fn set_detect_anomaly(&self, on: bool) {
+        self.anomaly.set(on);
+    }
+
+    /// Whether anomaly detection is on.
+    pub fn detect_anomaly(&self) -> bool {
+        self.anomaly.get()
+    }
+}
+
+#[track_caller]
+pub(crate) fn freed_panic<T: Float>(what: &str, node: &Node<T>) -> ! {
+    panic!(
+        "{what}: the value of `{}` (created at {}) was freed by an earlier backward(); \
+         read values before calling backward(), or call backward_retain() to keep the graph",
+        node.op_name, node.location
+    )
+}
+
+pub(crate) fn first_non_finite<T: Float>(t: &Tensor<T>) -> String {
+    match t.data().iter().position(|x| !x.is_finite()) {
+        Some(i) => format!("{} at flat index {i} of shape {:?}", t.data()[i], t.shape()),
+        None => "none".into(),
+    }
+}
+
+/// A handle to a value recorded on a [`Tape`]: `Copy`, 16 bytes, tied to its tape by lifetime.
+///
+/// Arithmetic operators and the op methods (`matmul`, `relu`, `sum_axes`, ...) take `Var`s by
+/// value and record a new node.
+#[derive(Clone, Copy)]
+pub struct Var<'t, T: Float> {
+    pub(crate) tape: &'t Tape<T>,
+    pub(crate) id: NodeId,
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// The tape this value lives on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// The node index on the tape (creation order).
+    pub fn id(&self) -> usize {
+        self.id as usize
+    }
+
+    /// The value (a cheap, shared clone).
+    ///
+    /// # Panics
+    /// If backward already freed it (see [`Var::backward_retain`]).
+    #[track_caller]
+    pub fn value(&self) -> Tensor<T> {
+        let nodes = self.tape.nodes.borrow();
+        let node = &nodes[self.id as usize];
+        node.value
+            .clone()
+            .unwrap_or_else(|| freed_panic("value", node))
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> crate::Shape {
+        let nodes = self.tape.nodes.borrow();
+        let node = &nodes[self.id as usize];
+        match &node.value {
+            Some(v) => v.shape().into(),
+            None => freed_panic("shape", node),
+        }
+    }
+
+    /// The single element of a one-element value.
+    ///
+    /// # Panics
+    /// If the value does not have exactly one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        self.value().item()
+    }
+
+    /// Whether gradients flow to this value.
+    pub fn requires_grad(&self) -> bool {
+        self.tape.nodes.borrow()[self.id as usize].requires_grad
+    }
+
+    /// Where in user code this value was created.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.tape.nodes.borrow()[self.id as usize].location
+    }
+
+    /// The name of the op that produced this value (`"var"` or `"constant"` for leaves).
+    pub fn op_name(&self) -> &'static str {
+        self.tape.nodes.borrow()[self.id as usize].op_name
+    }
+
+    /// The same value as a constant: no gradient flows back through it (PyTorch `detach()`,
+    /// JAX `stop_gradient`). Shares storage, copies nothing.
+    #[track_caller]
+    pub fn detach(self) -> Var<'t, T> {
+        self.tape.constant(self.value())
+    }
+
+    #[track_caller]
+    pub(crate) fn assert_same_tape(self, other: Var<'t, T>, op: &str) {
+        assert!(
+            std::ptr::eq(self.tape, other.tape),
+            "{op}: operands belong to different tapes"
+        );
+    }
+}
+
+impl<T: Float> fmt::Debug for Var<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nodes = self.tape.nodes.borrow();
+        let node = &nodes[self.id as usize];
+        write!(f, "Var#{} {} at {}: ", self.id, node.op_name, node.location)?;
+        match &node.value {
+            Some(v) => write!(f, "{v}"),
+            None => write!(f, "<freed>"),
+        }
+    }
+}

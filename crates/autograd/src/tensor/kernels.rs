@@ -1,0 +1,426 @@
+//! Eager kernels shared by the ops: elementwise maps with broadcasting, reductions, copies along
+//! axes and batched GEMM. Work above [`PARALLEL_THRESHOLD`] elements is split across rayon's pool.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::Tensor;
+use super::shape::{
+    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, contiguous_strides, for_each_run,
+    numel,
+};
+use crate::Float;
+
+/// Element count above which elementwise kernels split their work across threads.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+const CHUNK: usize = 1 << 13;
+
+/// A fresh zeroed buffer and mutable access to it, for kernels that write in place.
+pub(crate) fn zeroed<T: Float>(n: usize) -> Arc<[T]> {
+    std::iter::repeat_n(T::ZERO, n).collect()
+}
+
+/// Mutable access to a buffer this kernel just created.
+pub(crate) fn unique_mut<T>(buf: &mut Arc<[T]>) -> &mut [T] {
+    Arc::get_mut(buf).expect("internal: a freshly allocated buffer has one owner")
+}
+
+impl<T: Float> Tensor<T> {
+    /// Applies `f` to every element.
+    pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
+        let n = self.numel();
+        let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
+            self.data().iter().map(|&x| f(x)).collect()
+        } else {
+            let mut out = zeroed(n);
+            unique_mut(&mut out)
+                .par_chunks_mut(CHUNK)
+                .zip(self.data().par_chunks(CHUNK))
+                .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &x)| *o = f(x)));
+            out
+        };
+        Tensor::from_parts(self.shape.clone(), data)
+    }
+
+    /// Combines two tensors elementwise with numpy broadcasting; `op` names the caller in the
+    /// panic message.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast.
+    #[track_caller]
+    pub fn zip_map(
+        &self,
+        other: &Tensor<T>,
+        op: &str,
+        f: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Tensor<T> {
+        let (a, b) = (self, other);
+        if a.shape == b.shape {
+            let n = a.numel();
+            let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
+                a.data()
+                    .iter()
+                    .zip(b.data())
+                    .map(|(&x, &y)| f(x, y))
+                    .collect()
+            } else {
+                let mut out = zeroed(n);
+                unique_mut(&mut out)
+                    .par_chunks_mut(CHUNK)
+                    .zip(a.data().par_chunks(CHUNK).zip(b.data().par_chunks(CHUNK)))
+                    .for_each(|(o, (x, y))| {
+                        for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                            *o = f(x, y)
+                        }
+                    });
+                out
+            };
+            return Tensor::from_parts(a.shape.clone(), data);
+        }
+        let Some(out_shape) = broadcast_shapes(&a.shape, &b.shape) else {
+            panic!(
+                "{op}: shapes {:?} and {:?} do not broadcast",
+                a.shape.as_slice(),
+                b.shape.as_slice()
+            )
+        };
+        if b.numel() == 1 && out_shape == a.shape {
+            let y = b.data()[0];
+            return a.map(|x| f(x, y));
+        }
+        if a.numel() == 1 && out_shape == b.shape {
+            let x = a.data()[0];
+            return b.map(|y| f(x, y));
+        }
+        let sa = broadcast_strides(&a.shape, &out_shape);
+        let sb = broadcast_strides(&b.shape, &out_shape);
+        let so = contiguous_strides(&out_shape);
+        let mut out = zeroed(numel(&out_shape));
+        let buf = unique_mut(&mut out);
+        let (da, db) = (a.data(), b.data());
+        for_each_run(
+            &out_shape,
+            [&sa, &sb, &so],
+            |[oa, ob, oo], [ia, ib, _], len| {
+                let o = &mut buf[oo..oo + len];
+                match (ia, ib) {
+                    (1, 1) => o
+                        .iter_mut()
+                        .zip(&da[oa..oa + len])
+                        .zip(&db[ob..ob + len])
+                        .for_each(|((o, &x), &y)| *o = f(x, y)),
+                    (1, 0) => {
+                        let y = db[ob];
+                        o.iter_mut()
+                            .zip(&da[oa..oa + len])
+                            .for_each(|(o, &x)| *o = f(x, y))
+                    }
+                    (0, 1) => {
+                        let x = da[oa];
+                        o.iter_mut()
+                            .zip(&db[ob..ob + len])
+                            .for_each(|(o, &y)| *o = f(x, y))
+                    }
+                    _ => {
+                        for (i, o) in o.iter_mut().enumerate() {
+                            *o = f(da[oa + i * ia], db[ob + i * ib]);
+                        }
+                    }
+                }
+            },
+        );
+        Tensor::from_parts(out_shape, out)
+    }
+
+    /// Repeats elements along broadcast axes to reach `shape` (numpy `broadcast_to`).
+    ///
+    /// # Panics
+    /// If this shape does not broadcast to `shape`.
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
+        assert!(
+            broadcasts_to(&self.shape, shape),
+            "broadcast_to: shape {:?} does not broadcast to {:?}",
+            self.shape.as_slice(),
+            shape
+        );
+        if self.shape.as_slice() == shape {
+            return self.clone();
+        }
+        if self.numel() == numel(shape) {
+            return self.reshape(shape); // only leading or unit axes added
+        }
+        let si = broadcast_strides(&self.shape, shape);
+        let so = contiguous_strides(shape);
+        let mut out = zeroed(numel(shape));
+        let buf = unique_mut(&mut out);
+        let d = self.data();
+        for_each_run(shape, [&si, &so], |[oi, oo], [ii, _], len| {
+            let o = &mut buf[oo..oo + len];
+            if ii == 1 {
+                o.copy_from_slice(&d[oi..oi + len]);
+            } else {
+                o.fill(d[oi]);
+            }
+        });
+        Tensor::from_parts(shape.into(), out)
+    }
+
+    /// Sums over the axes along which `shape` was broadcast to this tensor's shape: the reduction
+    /// that undoes [`broadcast_to`](Self::broadcast_to). The result has shape `shape`.
+    ///
+    /// # Panics
+    /// If `shape` does not broadcast to this tensor's shape.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Tensor<T> {
+        assert!(
+            broadcasts_to(shape, &self.shape),
+            "sum_to: shape {:?} cannot be summed to {:?} (it must broadcast back to the input)",
+            self.shape.as_slice(),
+            shape
+        );
+        if self.shape.as_slice() == shape {
+            return self.clone();
+        }
+        if self.numel() == numel(shape) {
+            return self.reshape(shape);
+        }
+        let so = broadcast_strides(shape, &self.shape);
+        let si = contiguous_strides(&self.shape);
+        let mut out = zeroed(numel(shape));
+        let buf = unique_mut(&mut out);
+        let d = self.data();
+        for_each_run(&self.shape, [&si, &so], |[oi, oo], [_, io], len| {
+            let x = &d[oi..oi + len];
+            if io == 0 {
+                buf[oo] += x.iter().copied().sum::<T>();
+            } else {
+                buf[oo..oo + len]
+                    .iter_mut()
+                    .zip(x)
+                    .for_each(|(o, &x)| *o += x);
+            }
+        });
+        Tensor::from_parts(shape.into(), out)
+    }
+
+    /// Copies the elements into the axis order `perm` (output axis `i` is input axis `perm[i]`).
+    #[track_caller]
+    pub fn permute(&self, perm: &[usize]) -> Tensor<T> {
+        let rank = self.ndim();
+        let mut seen = vec![false; rank];
+        assert!(
+            perm.len() == rank
+                && perm
+                    .iter()
+                    .all(|&p| p < rank && !std::mem::replace(&mut seen[p], true)),
+            "permute: {perm:?} is not a permutation of the axes of a tensor of shape {:?}",
+            self.shape.as_slice()
+        );
+        let own = contiguous_strides(&self.shape);
+        let out_shape: Shape = perm.iter().map(|&p| self.shape[p]).collect();
+        let si: Shape = perm.iter().map(|&p| own[p]).collect();
+        let so = contiguous_strides(&out_shape);
+        let mut out = zeroed(self.numel());
+        let buf = unique_mut(&mut out);
+        let d = self.data();
+        for_each_run(&out_shape, [&si, &so], |[oi, oo], [ii, _], len| {
+            for (k, o) in buf[oo..oo + len].iter_mut().enumerate() {
+                *o = d[oi + k * ii];
+            }
+        });
+        Tensor::from_parts(out_shape, out)
+    }
+
+    /// Eager matrix product on the last two axes with broadcast batch axes (no tape involved).
+    ///
+    /// # Panics
+    /// As [`Var::matmul`](crate::Var::matmul).
+    #[track_caller]
+    pub fn matmul(&self, other: &Tensor<T>) -> Tensor<T> {
+        batched_matmul(self, other, false, false)
+    }
+
+    /// Splits the shape around `axis` into `(outer, len, inner)`: the tensor is an
+    /// `outer x len x inner` block, and lane `(o, i)` starts at `o * len * inner + i` with stride
+    /// `inner`.
+    #[allow(dead_code)] // for axis-wise kernels (softmax, argmax, ...)
+    pub(crate) fn lanes(&self, axis: usize) -> (usize, usize, usize) {
+        let outer = numel(&self.shape[..axis]);
+        let inner = numel(&self.shape[axis + 1..]);
+        (outer, self.shape[axis], inner)
+    }
+}
+
+/// Batched matrix product on the last two axes with broadcast batch axes:
+/// `C[..] = op(A[..]) op(B[..])` where `op` transposes when the flag is set.
+/// Panics (naming `matmul` and both shapes) on inner-dimension or batch mismatches.
+#[track_caller]
+pub(crate) fn batched_matmul<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    ta: bool,
+    tb: bool,
+) -> Tensor<T> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let fail = |what: &str| -> ! {
+        panic!(
+            "matmul: {what}: lhs {sa:?}{} vs rhs {sb:?}{}",
+            if ta { "^T" } else { "" },
+            if tb { "^T" } else { "" }
+        )
+    };
+    if sa.len() < 2 || sb.len() < 2 {
+        fail("both operands need at least 2 dimensions");
+    }
+    let (ra, rb) = (sa.len(), sb.len());
+    let (m, ka) = if ta {
+        (sa[ra - 1], sa[ra - 2])
+    } else {
+        (sa[ra - 2], sa[ra - 1])
+    };
+    let (kb, n) = if tb {
+        (sb[rb - 1], sb[rb - 2])
+    } else {
+        (sb[rb - 2], sb[rb - 1])
+    };
+    if ka != kb {
+        fail("inner dimensions differ");
+    }
+    let k = ka;
+    let Some(batch) = broadcast_shapes(&sa[..ra - 2], &sb[..rb - 2]) else {
+        fail("batch dimensions do not broadcast")
+    };
+    let nbatch = numel(&batch);
+    let mut out_shape = batch.clone();
+    out_shape.extend_from_slice(&[m, n]);
+    let mut out = zeroed(nbatch * m * n);
+    let c = unique_mut(&mut out);
+    // Strides of the last two axes of each stored operand, swapped for a transposed use.
+    let (ars, acs) = (sa[ra - 1] as isize, 1isize);
+    let (ars, acs) = if ta { (acs, ars) } else { (ars, acs) };
+    let (brs, bcs) = (sb[rb - 1] as isize, 1isize);
+    let (brs, bcs) = if tb { (bcs, brs) } else { (brs, bcs) };
+    let (amat, bmat) = (m * k, k * n);
+    if nbatch == 1 {
+        T::gemm(
+            m,
+            k,
+            n,
+            T::ONE,
+            (a.data(), ars, acs),
+            (b.data(), brs, bcs),
+            T::ZERO,
+            (c, n as isize, 1),
+        );
+    } else {
+        let ba = broadcast_strides(&sa[..ra - 2], &batch);
+        let bb = broadcast_strides(&sb[..rb - 2], &batch);
+        let bo = contiguous_strides(&batch);
+        for_each_run(
+            &batch,
+            [&ba, &bb, &bo],
+            |[oa, ob, oo], [ia, ib, io], len| {
+                for j in 0..len {
+                    let (pa, pb, pc) = (
+                        (oa + j * ia) * amat,
+                        (ob + j * ib) * bmat,
+                        (oo + j * io) * m * n,
+                    );
+                    T::gemm(
+                        m,
+                        k,
+                        n,
+                        T::ONE,
+                        (&a.data()[pa..pa + amat], ars, acs),
+                        (&b.data()[pb..pb + bmat], brs, bcs),
+                        T::ZERO,
+                        (&mut c[pc..pc + m * n], n as isize, 1),
+                    );
+                }
+            },
+        );
+    }
+    Tensor::from_parts(out_shape, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec(v.to_vec(), s).unwrap()
+    }
+
+    #[test]
+    fn zip_broadcasts_rows_and_columns() {
+        let a = t(&[1., 2., 3.], &[3, 1]);
+        let b = t(&[10., 20.], &[2]);
+        let c = a.zip_map(&b, "add", |x, y| x + y);
+        assert_eq!(c.shape(), &[3, 2]);
+        assert_eq!(c.to_vec(), vec![11., 21., 12., 22., 13., 23.]);
+    }
+
+    #[test]
+    fn sum_to_undoes_broadcast() {
+        let x = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        assert_eq!(x.sum_to(&[3]).to_vec(), vec![5., 7., 9.]);
+        assert_eq!(x.sum_to(&[2, 1]).to_vec(), vec![6., 15.]);
+        assert_eq!(x.sum_to(&[]).to_vec(), vec![21.]);
+        assert_eq!(
+            t(&[1., 2.], &[2, 1]).broadcast_to(&[2, 3]).to_vec(),
+            vec![1., 1., 1., 2., 2., 2.]
+        );
+    }
+
+    #[test]
+    fn large_maps_match_serial() {
+        let x = Tensor::<f64>::randn(&[PARALLEL_THRESHOLD + 77], 3);
+        let y = x.map(|v| v * 2.0);
+        assert!(x.data().iter().zip(y.data()).all(|(a, b)| *b == 2.0 * a));
+        let z = x.zip_map(&y, "add", |a, b| a + b);
+        assert!(x.data().iter().zip(z.data()).all(|(a, b)| *b == 3.0 * a));
+    }
+
+    #[test]
+    fn permute_moves_axes() {
+        let x = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let y = x.permute(&[1, 0]);
+        assert_eq!(y.shape(), &[3, 2]);
+        assert_eq!(y.to_vec(), vec![1., 4., 2., 5., 3., 6.]);
+    }
+
+    #[test]
+    fn matmul_with_transposes_and_batches() {
+        let a = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let b = t(&[1., 0., 0., 1., 1., 1.], &[3, 2]);
+        assert_eq!(
+            batched_matmul(&a, &b, false, false).to_vec(),
+            vec![4., 5., 10., 11.]
+        );
+        // a^T (3x2) @ a (2x3)
+        let ata = batched_matmul(&a, &a, true, false);
+        assert_eq!(ata.shape(), &[3, 3]);
+        assert_eq!(ata.get(&[0, 0]), 17.);
+        // batch broadcast: [2,2,3] @ [3,2]
+        let a2 = t(
+            &[1., 2., 3., 4., 5., 6., 1., 2., 3., 4., 5., 6.],
+            &[2, 2, 3],
+        );
+        let c = batched_matmul(&a2, &b, false, false);
+        assert_eq!(c.shape(), &[2, 2, 2]);
+        assert_eq!(c.to_vec(), vec![4., 5., 10., 11., 4., 5., 10., 11.]);
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: inner dimensions differ: lhs [32, 784] vs rhs [128, 10]")]
+    fn matmul_mismatch_names_shapes() {
+        batched_matmul(
+            &Tensor::<f32>::zeros(&[32, 784]),
+            &Tensor::zeros(&[128, 10]),
+            false,
+            false,
+        );
+    }
+}
