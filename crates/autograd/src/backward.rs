@@ -62,6 +62,12 @@ impl<T: Float> Grads<T> {
     }
 }
 
+impl<T: Float> std::fmt::Debug for Grads<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.leaves.iter().map(|(i, g)| (i, g))).finish()
+    }
+}
+
 impl<'t, T: Float> Index<Var<'t, T>> for Grads<T> {
     type Output = Tensor<T>;
     #[track_caller]
@@ -202,6 +208,12 @@ fn eager_sweep<T: Float>(
             needs: &needs,
         });
         drop((output, grad));
+        if result.missing {
+            return Err(Error::NoBackward {
+                op: node.op_name,
+                location: node.location.to_string(),
+            });
+        }
         check_arity(&result, node.op_name, node.inputs.len());
         for (k, gk) in result.grads.into_iter().enumerate() {
             let (Some(gk), true) = (gk, needs[k]) else {
