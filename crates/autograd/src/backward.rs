@@ -64,7 +64,9 @@ impl<T: Float> Grads<T> {
 
 impl<T: Float> std::fmt::Debug for Grads<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.leaves.iter().map(|(i, g)| (i, g))).finish()
+        f.debug_map()
+            .entries(self.leaves.iter().map(|(i, g)| (i, g)))
+            .finish()
     }
 }
 
@@ -180,48 +182,51 @@ fn eager_sweep<T: Float>(
             }
             continue;
         };
-        let node = &nodes[i];
+        let all: &[crate::tape::Node<T>] = &nodes;
+        let node = &all[i];
         let Some(op) = node.op.as_ref() else {
             if node.requires_grad && node.inputs.is_empty() {
                 leaves.push((i as NodeId, g));
             }
             continue;
         };
+        // Values are borrowed from the tape, not reference-counted: the rule only reads them.
         let mut inputs: SmallVec<[Operand<'_, T>; 2]> = SmallVec::new();
         let mut needs: SmallVec<[bool; 2]> = SmallVec::new();
         for &j in &node.inputs {
-            let input = &nodes[j as usize];
-            let Some(value) = input.value.clone() else {
+            let input = &all[j as usize];
+            let Some(value) = input.value.as_ref() else {
                 return Err(freed_error(input.op_name, input.location));
             };
-            inputs.push(Operand::Tensor(value));
+            inputs.push(Operand::borrowed(value));
             needs.push(input.requires_grad);
         }
-        let Some(out) = node.value.clone() else {
+        let Some(out) = node.value.as_ref() else {
             return Err(freed_error(node.op_name, node.location));
         };
-        let (output, grad) = (Operand::Tensor(out), Operand::Tensor(g));
-        let result = op.backward(&BackwardContext {
+        let (output, grad) = (Operand::borrowed(out), Operand::from(g));
+        let mut result = op.backward(&BackwardContext {
             inputs: &inputs,
             output: &output,
             grad: &grad,
             needs: &needs,
         });
-        drop((output, grad));
+        drop((output, grad, inputs));
         if result.missing {
             return Err(Error::NoBackward {
                 op: node.op_name,
                 location: node.location.to_string(),
             });
         }
-        check_arity(&result, node.op_name, node.inputs.len());
-        for (k, gk) in result.grads.into_iter().enumerate() {
-            let (Some(gk), true) = (gk, needs[k]) else {
+        check_arity(result.grads.len(), node.op_name, node.inputs.len());
+        for k in 0..result.grads.len() {
+            let (Some(gk), true) = (result.grads[k].take(), needs[k]) else {
                 continue;
             };
             let gk = gk.into_tensor();
             let j = node.inputs[k] as usize;
-            check_shape(node.op_name, k, gk.shape(), inputs[k].shape().as_slice());
+            let want = all[j].value.as_ref().map_or(&[][..], |v| v.shape());
+            check_shape(node.op_name, k, gk.shape(), want);
             if anomaly && !gk.all_finite() {
                 return Err(Error::NonFinite {
                     message: format!(
@@ -235,7 +240,7 @@ fn eager_sweep<T: Float>(
             }
             accumulate(&mut grads[j], gk);
         }
-        drop(inputs);
+        drop(result);
         if !retain && i != root_i {
             nodes[i].value = None;
         }
@@ -273,18 +278,17 @@ fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
 }
 
 #[track_caller]
-fn check_arity<T: Float>(result: &crate::InputGrads<'_, T>, op: &str, inputs: usize) {
+fn check_arity(returned: usize, op: &str, inputs: usize) {
     assert!(
-        result.missing || result.grads.len() == inputs,
-        "backward of `{op}` returned {} gradients for {inputs} inputs",
-        result.grads.len()
+        returned == inputs,
+        "backward of `{op}` returned {returned} gradients for {inputs} inputs"
     );
 }
 
 #[track_caller]
 fn check_shape(op: &str, k: usize, got: &[usize], want: &[usize]) {
     assert!(
-        got == want,
+        got.len() == want.len() && (got.is_empty() || got == want),
         "backward of `{op}` returned a gradient of shape {got:?} for input {k} of shape {want:?}"
     );
 }
@@ -419,15 +423,15 @@ impl<T: Float> Tape<T> {
             };
             let inputs: SmallVec<[Operand<'t, T>; 2]> = input_ids
                 .iter()
-                .map(|&j| Operand::Var(Var { tape: self, id: j }))
+                .map(|&j| Operand::from(Var { tape: self, id: j }))
                 .collect();
             let needs: SmallVec<[bool; 2]> =
                 input_ids.iter().map(|&j| relevant[j as usize]).collect();
-            let output = Operand::Var(Var {
+            let output = Operand::from(Var {
                 tape: self,
                 id: i as NodeId,
             });
-            let grad = Operand::Var(g);
+            let grad = Operand::from(g);
             let result_grads = op.backward(&BackwardContext {
                 inputs: &inputs,
                 output: &output,
@@ -444,7 +448,7 @@ impl<T: Float> Tape<T> {
                     }
                 );
             }
-            check_arity(&result_grads, name, input_ids.len());
+            check_arity(result_grads.grads.len(), name, input_ids.len());
             for (k, gk) in result_grads.grads.into_iter().enumerate() {
                 let (Some(gk), true) = (gk, needs[k]) else {
                     continue;

@@ -128,9 +128,14 @@ impl<'t, T: Float> InputGrads<'t, T> {
 }
 
 impl<'t, T: Float, const N: usize> From<[Option<Operand<'t, T>>; N]> for InputGrads<'t, T> {
+    #[inline(always)]
     fn from(grads: [Option<Operand<'t, T>>; N]) -> Self {
+        let mut out = SmallVec::new();
+        for g in grads {
+            out.push(g);
+        }
         InputGrads {
-            grads: grads.into_iter().collect(),
+            grads: out,
             missing: false,
         }
     }

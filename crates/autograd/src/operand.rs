@@ -6,16 +6,23 @@ use smallvec::SmallVec;
 
 use crate::{Float, Op, Shape, Tensor, Var};
 
-/// A value in a backward rule: an eager [`Tensor`] during first-order `backward()` (nothing is
+/// A value in a backward rule: an eager tensor during first-order `backward()` (nothing is
 /// recorded, temporaries are freed at once) or a recorded [`Var`] during
 /// [`Tape::grad`](crate::Tape::grad) (the result can be differentiated again).
 ///
 /// Every op method that exists on `Var` exists on `Operand` with the same meaning, and the
 /// arithmetic operators work on `&Operand` and `Operand`, so a rule is written once for both.
+/// Build one from a tensor or a `Var` with `From`/`Into`.
 #[derive(Clone)]
-pub enum Operand<'t, T: Float> {
-    /// An eager value; operations on it compute immediately and record nothing.
+pub struct Operand<'t, T: Float>(Repr<'t, T>);
+
+#[derive(Clone)]
+enum Repr<'t, T: Float> {
+    /// An eager value owned by the operand.
     Tensor(Tensor<T>),
+    /// An eager value borrowed from the tape during the first-order sweep (saves reference
+    /// counting on the hot path).
+    Borrowed(&'t Tensor<T>),
     /// A recorded value; operations on it are recorded on its tape.
     Var(Var<'t, T>),
 }
@@ -25,82 +32,106 @@ impl<'t, T: Float> Operand<'t, T> {
     /// inputs then enter the tape as constants).
     #[track_caller]
     pub fn apply<O: Op<T>>(op: O, inputs: &[&Operand<'t, T>]) -> Operand<'t, T> {
-        let tape = inputs.iter().find_map(|o| match o {
-            Operand::Var(v) => Some(v.tape),
-            Operand::Tensor(_) => None,
-        });
-        match tape {
+        match inputs.iter().find_map(|o| o.as_var()) {
             None => {
                 let values: SmallVec<[&Tensor<T>; 4]> = inputs
                     .iter()
-                    .map(|o| match o {
-                        Operand::Tensor(t) => t,
-                        Operand::Var(_) => unreachable!("no Var among the inputs"),
-                    })
+                    .map(|o| o.eager().expect("no Var among the inputs"))
                     .collect();
-                Operand::Tensor(op.forward(&values))
+                Operand(Repr::Tensor(op.forward(&values)))
             }
-            Some(tape) => {
+            Some(v) => {
                 let vars: SmallVec<[Var<'t, T>; 4]> =
-                    inputs.iter().map(|o| o.to_var_on(tape)).collect();
-                Operand::Var(tape.apply(op, &vars))
+                    inputs.iter().map(|o| o.to_var_on(v.tape)).collect();
+                Operand(Repr::Var(v.tape.apply(op, &vars)))
             }
         }
+    }
+
+    pub(crate) fn borrowed(t: &'t Tensor<T>) -> Self {
+        Operand(Repr::Borrowed(t))
+    }
+
+    fn eager(&self) -> Option<&Tensor<T>> {
+        match &self.0 {
+            Repr::Tensor(t) => Some(t),
+            Repr::Borrowed(t) => Some(t),
+            Repr::Var(_) => None,
+        }
+    }
+
+    /// The recorded `Var`, if this operand is one (inside [`Tape::grad`](crate::Tape::grad)).
+    pub fn as_var(&self) -> Option<Var<'t, T>> {
+        match &self.0 {
+            Repr::Var(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Whether operations on this operand are recorded (it is a `Var`).
+    pub fn is_recorded(&self) -> bool {
+        self.as_var().is_some()
     }
 
     /// This operand as a `Var` on `tape` (a tensor becomes a constant).
     #[track_caller]
     pub fn to_var_on(&self, tape: &'t crate::Tape<T>) -> Var<'t, T> {
-        match self {
-            Operand::Var(v) => *v,
-            Operand::Tensor(t) => tape.constant(t.clone()),
+        match &self.0 {
+            Repr::Var(v) => *v,
+            Repr::Tensor(t) => tape.constant(t.clone()),
+            Repr::Borrowed(t) => tape.constant((*t).clone()),
         }
     }
 
-    /// The value (for a `Var`, read from the tape).
+    /// The value (for a `Var`, read from the tape; a cheap shared clone).
     #[track_caller]
     pub fn value(&self) -> Tensor<T> {
-        match self {
-            Operand::Tensor(t) => t.clone(),
-            Operand::Var(v) => v.value(),
+        match &self.0 {
+            Repr::Tensor(t) => t.clone(),
+            Repr::Borrowed(t) => (*t).clone(),
+            Repr::Var(v) => v.value(),
         }
     }
 
     /// The shape of the value.
     pub fn shape(&self) -> Shape {
-        match self {
-            Operand::Tensor(t) => t.shape().into(),
-            Operand::Var(v) => v.shape(),
+        match &self.0 {
+            Repr::Var(v) => v.shape(),
+            _ => self
+                .eager()
+                .map(|t| Shape::from_slice(t.shape()))
+                .unwrap_or_default(),
         }
     }
 
     /// Converts to an eager tensor (for a `Var`, its current value).
     pub(crate) fn into_tensor(self) -> Tensor<T> {
-        match self {
-            Operand::Tensor(t) => t,
-            Operand::Var(v) => v.value(),
+        match self.0 {
+            Repr::Tensor(t) => t,
+            Repr::Borrowed(t) => t.clone(),
+            Repr::Var(v) => v.value(),
         }
     }
 
     /// A constant operand of the same kind as `self`: a tensor, or a constant on `self`'s tape.
     #[track_caller]
     pub fn constant_like(&self, value: Tensor<T>) -> Operand<'t, T> {
-        match self {
-            Operand::Tensor(_) => Operand::Tensor(value),
-            Operand::Var(v) => Operand::Var(v.tape.constant(value)),
+        match &self.0 {
+            Repr::Var(v) => Operand(Repr::Var(v.tape.constant(value))),
+            _ => Operand(Repr::Tensor(value)),
         }
     }
 }
 
 impl<'t, T: Float> From<Tensor<T>> for Operand<'t, T> {
     fn from(t: Tensor<T>) -> Self {
-        Operand::Tensor(t)
+        Operand(Repr::Tensor(t))
     }
 }
 
 impl<'t, T: Float> From<Var<'t, T>> for Operand<'t, T> {
     fn from(v: Var<'t, T>) -> Self {
-        Operand::Var(v)
+        Operand(Repr::Var(v))
     }
 }
 

@@ -174,11 +174,15 @@ impl<T: Float> Tape<T> {
         }
         let requires_grad = requires_grad && self.grad_enabled.get() && op.differentiable();
         let op_name = op.name();
+        let mut ids = SmallVec::new();
+        for v in inputs {
+            ids.push(v.id);
+        }
         self.push(Node {
             value: Some(value),
             op: requires_grad.then(|| Box::new(op) as Box<dyn Op<T>>),
             op_name,
-            inputs: inputs.iter().map(|v| v.id).collect(),
+            inputs: ids,
             requires_grad,
             location,
         })
@@ -270,7 +274,7 @@ impl<'t, T: Float> Var<'t, T> {
         let nodes = self.tape.nodes.borrow();
         let node = &nodes[self.id as usize];
         match &node.value {
-            Some(v) => v.shape().into(),
+            Some(v) => crate::Shape::from_slice(v.shape()),
             None => freed_panic("shape", node),
         }
     }

@@ -88,7 +88,10 @@ fn hessian_vector_products_match_closed_form() {
         let hv = tape.grad(&[gv], &[x])[0].value();
         for i in 0..N {
             let want: f64 = (0..N).map(|j| h[i][j] * v.get(&[0, j])).sum();
-            assert!((hv.get(&[0, i]) - want).abs() < 1e-9 * want.abs().max(1.0), "seed {seed} i {i}");
+            assert!(
+                (hv.get(&[0, i]) - want).abs() < 1e-9 * want.abs().max(1.0),
+                "seed {seed} i {i}"
+            );
         }
     }
 }
@@ -106,7 +109,10 @@ fn full_hessian_by_differentiating_each_gradient_component() {
         let gi = (g * tape.constant(Tensor::from_vec(e, &[1, N]).unwrap())).sum();
         let row = tape.grad(&[gi], &[x])[0].value();
         for j in 0..N {
-            assert!((row.get(&[0, j]) - h[i][j]).abs() < 1e-9 * h[i][j].abs().max(1.0), "H[{i}][{j}]");
+            assert!(
+                (row.get(&[0, j]) - h[i][j]).abs() < 1e-9 * h[i][j].abs().max(1.0),
+                "H[{i}][{j}]"
+            );
         }
     }
 }

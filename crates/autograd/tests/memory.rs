@@ -45,7 +45,11 @@ fn measure(retain: bool) -> (usize, usize, usize) {
     let forward = tape.value_bytes();
     let before = LIVE.load(Relaxed);
     PEAK.store(before, Relaxed);
-    let grads = if retain { loss.backward_retain() } else { loss.backward() };
+    let grads = if retain {
+        loss.backward_retain()
+    } else {
+        loss.backward()
+    };
     let peak = PEAK.load(Relaxed);
     assert_eq!(grads[x].shape(), &[LEN]);
     drop(grads);
@@ -66,7 +70,11 @@ fn backward_frees_forward_values_as_it_goes() {
         (forward + extra) as f64 / forward as f64,
     );
     assert_eq!(forward, forward_r);
-    assert_eq!(forward, (2 * STEPS + 1) * tensor + 8, "leaf, 2 values per step, the loss");
+    assert_eq!(
+        forward,
+        (2 * STEPS + 1) * tensor + 8,
+        "leaf, 2 values per step, the loss"
+    );
     // The sweep holds the gradient in flight, the new gradient and the backward rule's
     // temporaries (tanh: y*y, -(y*y), 1-y*y): a handful of tensors, independent of the length.
     assert!(extra <= 6 * tensor, "backward needed {extra} extra bytes");

@@ -35,7 +35,10 @@ fn no_grad_results_do_not_require_grad_and_the_flag_is_restored() {
     let y = tape.no_grad(|| x.exp());
     assert!(!y.requires_grad());
     assert!(tape.is_grad_enabled());
-    let err = (y * 2.0).try_backward().err().expect("nothing requires grad");
+    let err = (y * 2.0)
+        .try_backward()
+        .err()
+        .expect("nothing requires grad");
     assert!(err.to_string().contains("does not require grad"), "{err}");
     let z = (x * 2.0).exp();
     assert!(z.requires_grad());
@@ -69,8 +72,15 @@ fn reading_a_freed_value_panics_with_advice_and_retain_keeps_it() {
     loss.backward();
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.value())).unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("`exp`") && msg.contains("backward_retain"), "{msg}");
-    assert_eq!(loss.item(), 0.5f64.exp().tanh(), "the output's value is kept");
+    assert!(
+        msg.contains("`exp`") && msg.contains("backward_retain"),
+        "{msg}"
+    );
+    assert_eq!(
+        loss.item(),
+        0.5f64.exp().tanh(),
+        "the output's value is kept"
+    );
 
     let tape = Tape::<f64>::new();
     let x = tape.var(Tensor::scalar(0.5));
@@ -79,7 +89,11 @@ fn reading_a_freed_value_panics_with_advice_and_retain_keeps_it() {
     let g1 = loss.backward_retain();
     assert_eq!(h.item(), 0.5f64.exp());
     let g2 = loss.backward();
-    assert_eq!(g1[x].item(), g2[x].item(), "a retained graph can be swept again");
+    assert_eq!(
+        g1[x].item(),
+        g2[x].item(),
+        "a retained graph can be swept again"
+    );
     let again = loss.try_backward().err().expect("values are now freed");
     assert!(matches!(again, Error::Backward { .. }), "{again}");
 }
@@ -155,7 +169,10 @@ fn anomaly_mode_reports_a_non_finite_gradient_in_backward() {
     let err = y.try_backward().err().expect("infinite gradient");
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("backward of `powf`") && msg.contains("tests/tape.rs"), "{msg}");
+    assert!(
+        msg.contains("backward of `powf`") && msg.contains("tests/tape.rs"),
+        "{msg}"
+    );
     // Without anomaly mode the infinity simply propagates, as in PyTorch.
     tape.set_detect_anomaly(false);
     let y = x.powf(0.5).sum();
@@ -181,11 +198,19 @@ fn a_missing_backward_is_an_error_naming_the_op_and_line() {
     let y = tape.apply(Opaque, &[x]).tanh();
     assert_eq!(y.item(), 2f64.tanh(), "the forward works");
     let err = y.try_backward().err().expect("no backward rule");
-    assert!(matches!(err, Error::NoBackward { op: "opaque", .. }), "{err}");
-    assert!(err.to_string().contains(&format!("tests/tape.rs:{line}")), "{err}");
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.backward())).unwrap_err();
+    assert!(
+        matches!(err, Error::NoBackward { op: "opaque", .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&format!("tests/tape.rs:{line}")),
+        "{err}"
+    );
+    let panic =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.backward())).unwrap_err();
     assert!(panic.downcast_ref::<String>().unwrap().contains("`opaque`"));
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tape.grad(&[y], &[x]))).unwrap_err();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tape.grad(&[y], &[x])))
+        .unwrap_err();
     assert!(panic.downcast_ref::<String>().unwrap().contains("`opaque`"));
 }
 
@@ -204,7 +229,9 @@ impl Op<f64> for WrongShape {
 }
 
 #[test]
-#[should_panic(expected = "backward of `wrong_shape` returned a gradient of shape [] for input 0 of shape [3]")]
+#[should_panic(
+    expected = "backward of `wrong_shape` returned a gradient of shape [] for input 0 of shape [3]"
+)]
 fn a_custom_backward_with_a_wrong_shape_panics() {
     let tape = Tape::<f64>::new();
     let x = tape.var(Tensor::ones(&[3]));
@@ -245,5 +272,8 @@ fn var_debug_shows_op_location_and_value() {
     let tape = Tape::<f32>::new();
     let x = tape.var(Tensor::scalar(1.5));
     let s = format!("{:?}", x.exp());
-    assert!(s.contains("exp at") && s.contains("tests/tape.rs") && s.contains("4.48"), "{s}");
+    assert!(
+        s.contains("exp at") && s.contains("tests/tape.rs") && s.contains("4.48"),
+        "{s}"
+    );
 }

@@ -30,6 +30,9 @@ impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
         let n = self.numel();
+        if n == 1 {
+            return Tensor::from_scalar_parts(Shape::from_slice(&self.shape), f(self.data()[0]));
+        }
         let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
             self.data().iter().map(|&x| f(x)).collect()
         } else {
@@ -40,7 +43,7 @@ impl<T: Float> Tensor<T> {
                 .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &x)| *o = f(x)));
             out
         };
-        Tensor::from_parts(self.shape.clone(), data)
+        Tensor::from_parts(Shape::from_slice(&self.shape), data)
     }
 
     /// Combines two tensors elementwise with numpy broadcasting; `op` names the caller in the
@@ -58,6 +61,10 @@ impl<T: Float> Tensor<T> {
         let (a, b) = (self, other);
         if a.shape == b.shape {
             let n = a.numel();
+            if n == 1 {
+                let v = f(a.data()[0], b.data()[0]);
+                return Tensor::from_scalar_parts(Shape::from_slice(&a.shape), v);
+            }
             let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
                 a.data()
                     .iter()
@@ -76,7 +83,7 @@ impl<T: Float> Tensor<T> {
                     });
                 out
             };
-            return Tensor::from_parts(a.shape.clone(), data);
+            return Tensor::from_parts(Shape::from_slice(&a.shape), data);
         }
         let Some(out_shape) = broadcast_shapes(&a.shape, &b.shape) else {
             panic!(
@@ -164,7 +171,7 @@ impl<T: Float> Tensor<T> {
                 o.fill(d[oi]);
             }
         });
-        Tensor::from_parts(shape.into(), out)
+        Tensor::from_parts(Shape::from_slice(shape), out)
     }
 
     /// Sums over the axes along which `shape` was broadcast to this tensor's shape: the reduction
@@ -202,7 +209,7 @@ impl<T: Float> Tensor<T> {
                     .for_each(|(o, &x)| *o += x);
             }
         });
-        Tensor::from_parts(shape.into(), out)
+        Tensor::from_parts(Shape::from_slice(shape), out)
     }
 
     /// Copies the elements into the axis order `perm` (output axis `i` is input axis `perm[i]`).

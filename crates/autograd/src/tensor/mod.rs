@@ -27,7 +27,47 @@ use shape::numel;
 #[derive(Clone)]
 pub struct Tensor<T> {
     shape: Shape,
-    data: Arc<[T]>,
+    data: Storage<T>,
+}
+
+/// Element storage: one-element tensors (losses, scalar chains) live inline and never allocate;
+/// everything else is a shared buffer.
+#[derive(Clone)]
+enum Storage<T> {
+    Scalar(T),
+    Shared(Arc<[T]>),
+}
+
+impl<T> Storage<T> {
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Storage::Scalar(v) => std::slice::from_ref(v),
+            Storage::Shared(a) => a,
+        }
+    }
+}
+
+impl<T> From<Arc<[T]>> for Storage<T> {
+    #[inline]
+    fn from(a: Arc<[T]>) -> Self {
+        Storage::Shared(a)
+    }
+}
+
+impl<T> From<Vec<T>> for Storage<T> {
+    fn from(v: Vec<T>) -> Self {
+        Storage::Shared(v.into())
+    }
+}
+
+impl<T> From<&[T]> for Storage<T>
+where
+    T: Copy,
+{
+    fn from(v: &[T]) -> Self {
+        Storage::Shared(v.into())
+    }
 }
 
 impl<T: Float> Tensor<T> {
@@ -42,7 +82,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         Ok(Tensor {
-            shape: shape.into(),
+            shape: Shape::from_slice(shape),
             data: data.into(),
         })
     }
@@ -55,7 +95,20 @@ impl<T: Float> Tensor<T> {
             numel(&shape),
             "internal: buffer does not fit {shape:?}"
         );
-        Tensor { shape, data }
+        Tensor {
+            shape,
+            data: Storage::Shared(data),
+        }
+    }
+
+    /// A one-element tensor of the given shape, stored inline (no allocation).
+    #[inline]
+    pub(crate) fn from_scalar_parts(shape: Shape, value: T) -> Self {
+        debug_assert_eq!(numel(&shape), 1);
+        Tensor {
+            shape,
+            data: Storage::Scalar(value),
+        }
     }
 
     /// A 1-D tensor holding a copy of `values`.
@@ -70,15 +123,15 @@ impl<T: Float> Tensor<T> {
     pub fn scalar(value: T) -> Self {
         Tensor {
             shape: Shape::new(),
-            data: Arc::new([value]),
+            data: Storage::Scalar(value),
         }
     }
 
     /// A tensor of the given shape with every element equal to `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
         Tensor {
-            shape: shape.into(),
-            data: std::iter::repeat_n(value, numel(shape)).collect(),
+            shape: Shape::from_slice(shape),
+            data: Storage::Shared(std::iter::repeat_n(value, numel(shape)).collect()),
         }
     }
 
@@ -101,7 +154,7 @@ impl<T: Float> Tensor<T> {
     pub fn arange(n: usize) -> Self {
         Tensor {
             shape: smallvec::smallvec![n],
-            data: (0..n).map(T::from_usize).collect(),
+            data: Storage::Shared((0..n).map(T::from_usize).collect()),
         }
     }
 
@@ -114,7 +167,7 @@ impl<T: Float> Tensor<T> {
         };
         Tensor {
             shape: smallvec::smallvec![n],
-            data: (0..n).map(|i| start + step * T::from_usize(i)).collect(),
+            data: Storage::Shared((0..n).map(|i| start + step * T::from_usize(i)).collect()),
         }
     }
 
@@ -122,9 +175,11 @@ impl<T: Float> Tensor<T> {
     pub fn eye(n: usize) -> Self {
         Tensor {
             shape: smallvec::smallvec![n, n],
-            data: (0..n * n)
-                .map(|i| if i / n == i % n { T::ONE } else { T::ZERO })
-                .collect(),
+            data: Storage::Shared(
+                (0..n * n)
+                    .map(|i| if i / n == i % n { T::ONE } else { T::ZERO })
+                    .collect(),
+            ),
         }
     }
 
@@ -133,10 +188,12 @@ impl<T: Float> Tensor<T> {
         let mut rng = StdRng::seed_from_u64(seed);
         let (lo, hi) = (low.to_f64(), high.to_f64());
         Tensor {
-            shape: shape.into(),
-            data: (0..numel(shape))
-                .map(|_| T::from_f64(lo + (hi - lo) * rng.random::<f64>()))
-                .collect(),
+            shape: Shape::from_slice(shape),
+            data: Storage::Shared(
+                (0..numel(shape))
+                    .map(|_| T::from_f64(lo + (hi - lo) * rng.random::<f64>()))
+                    .collect(),
+            ),
         }
     }
 
@@ -144,10 +201,12 @@ impl<T: Float> Tensor<T> {
     pub fn randn(shape: &[usize], seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         Tensor {
-            shape: shape.into(),
-            data: (0..numel(shape))
-                .map(|_| T::from_f64(standard_normal(&mut rng)))
-                .collect(),
+            shape: Shape::from_slice(shape),
+            data: Storage::Shared(
+                (0..numel(shape))
+                    .map(|_| T::from_f64(standard_normal(&mut rng)))
+                    .collect(),
+            ),
         }
     }
 
@@ -166,23 +225,26 @@ impl<T: Float> Tensor<T> {
     /// Number of elements.
     #[inline]
     pub fn numel(&self) -> usize {
-        self.data.len()
+        self.data.as_slice().len()
     }
 
     /// The elements in row-major order.
     #[inline]
     pub fn data(&self) -> &[T] {
-        &self.data
+        self.data.as_slice()
     }
 
     /// Mutable access to the elements if no other tensor shares the buffer.
     pub(crate) fn data_mut(&mut self) -> Option<&mut [T]> {
-        Arc::get_mut(&mut self.data)
+        match &mut self.data {
+            Storage::Scalar(v) => Some(std::slice::from_mut(v)),
+            Storage::Shared(a) => Arc::get_mut(a),
+        }
     }
 
     /// A copy of the elements in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.to_vec()
+        self.data().to_vec()
     }
 
     /// The element at a multi-index.
@@ -197,7 +259,7 @@ impl<T: Float> Tensor<T> {
             self.shape
         );
         let strides = shape::contiguous_strides(&self.shape);
-        self.data[index
+        self.data()[index
             .iter()
             .zip(&strides)
             .map(|(i, s)| i * s)
@@ -216,7 +278,7 @@ impl<T: Float> Tensor<T> {
             self.shape,
             self.numel()
         );
-        self.data[0]
+        self.data()[0]
     }
 
     /// The same elements with another shape (no copy).
@@ -234,7 +296,7 @@ impl<T: Float> Tensor<T> {
             numel(shape)
         );
         Tensor {
-            shape: shape.into(),
+            shape: Shape::from_slice(shape),
             data: self.data.clone(),
         }
     }
@@ -242,27 +304,35 @@ impl<T: Float> Tensor<T> {
     /// Converts every element to another float type.
     pub fn cast<U: Float>(&self) -> Tensor<U> {
         Tensor {
-            shape: self.shape.clone(),
-            data: self.data.iter().map(|&x| U::from_f64(x.to_f64())).collect(),
+            shape: Shape::from_slice(&self.shape),
+            data: Storage::Shared(
+                self.data()
+                    .iter()
+                    .map(|&x| U::from_f64(x.to_f64()))
+                    .collect(),
+            ),
         }
     }
 
     /// Whether every element is finite (no NaN or infinity).
     pub fn all_finite(&self) -> bool {
-        self.data.iter().all(|x| x.is_finite())
+        self.data().iter().all(|x| x.is_finite())
     }
 
     /// Whether the two tensors share one storage buffer (a clone or a reshape of each other).
     pub fn shares_storage(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.data, &other.data)
+        match (&self.data, &other.data) {
+            (Storage::Shared(a), Storage::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// Largest absolute elementwise difference; `None` if the shapes differ.
     pub fn max_abs_diff(&self, other: &Self) -> Option<T> {
         (self.shape == other.shape).then(|| {
-            self.data
+            self.data()
                 .iter()
-                .zip(other.data.iter())
+                .zip(other.data())
                 .fold(T::ZERO, |m, (&a, &b)| m.max((a - b).abs()))
         })
     }
@@ -277,7 +347,7 @@ fn standard_normal(rng: &mut StdRng) -> f64 {
 
 impl<T: Float> PartialEq for Tensor<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.shape == other.shape && self.data == other.data
+        self.shape == other.shape && self.data() == other.data()
     }
 }
 
@@ -286,7 +356,7 @@ impl<T: Float> fmt::Display for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "tensor(")?;
         let strides = shape::contiguous_strides(&self.shape);
-        write_nested(f, &self.data, &self.shape, &strides, 0)?;
+        write_nested(f, self.data(), &self.shape, &strides, 0)?;
         write!(
             f,
             ", shape={:?}, dtype={})",
