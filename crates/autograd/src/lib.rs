@@ -41,4 +41,4 @@ pub use float::{DType, Float};
 pub use op::{BackwardContext, InputGrads, Op};
 pub use operand::Operand;
 pub use tape::{Tape, Var};
-pub use tensor::{Shape, Tensor};
+pub use tensor::{IndexTensor, Shape, Tensor};

@@ -1,5 +1,6 @@
 //! `Tensor<T>`: an owned, immutable, contiguous row-major n-d array with shared storage.
 
+mod index;
 pub(crate) mod kernels;
 pub mod shape;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{Error, Float};
+pub use index::IndexTensor;
 pub use shape::Shape;
 use shape::numel;
 
