@@ -5,19 +5,30 @@
 #[cfg(test)]
 pub(crate) mod test_util;
 
+mod abs;
 mod add;
 mod add_scalar;
 mod broadcast_to;
+mod clamp;
 mod div;
 mod exp;
+mod leaky_relu;
+mod log;
+mod log1p;
 mod matmul;
+mod maximum;
+mod minimum;
 mod mul;
 mod mul_scalar;
 mod neg;
 mod powf;
 mod relu;
 mod reshape;
+mod sigmoid;
+mod softplus;
+mod sqrt;
 mod sub;
 mod sum;
 mod sum_to;
 mod tanh;
+mod where_;
