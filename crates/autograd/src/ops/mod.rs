@@ -5,16 +5,23 @@
 #[cfg(test)]
 pub(crate) mod test_util;
 
+mod abs;
 mod add;
 mod add_scalar;
 mod broadcast_to;
+mod clamp;
 mod concat;
 mod div;
 mod exp;
 mod gather;
 mod index_add;
 mod index_select;
+mod leaky_relu;
+mod log1p;
+mod log;
 mod matmul;
+mod maximum;
+mod minimum;
 mod mul;
 mod mul_scalar;
 mod narrow;
@@ -25,9 +32,13 @@ mod powf;
 mod relu;
 mod reshape;
 mod scatter_add;
+mod sigmoid;
+mod softplus;
 mod split;
+mod sqrt;
 mod stack;
 mod sub;
 mod sum;
 mod sum_to;
 mod tanh;
+mod where_;
