@@ -1,5 +1,6 @@
 //! Second derivatives against closed forms: Hessian-vector products and the full Hessian of the
 //! n-dimensional Rosenbrock function, by differentiating recorded gradients.
+#![allow(clippy::needless_range_loop)] // index loops mirror the closed-form formulas
 
 use wengert_autograd::check::{CheckOptions, gradgradcheck};
 use wengert_autograd::{Tape, Tensor, Var};

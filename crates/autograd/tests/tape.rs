@@ -35,10 +35,7 @@ fn no_grad_results_do_not_require_grad_and_the_flag_is_restored() {
     let y = tape.no_grad(|| x.exp());
     assert!(!y.requires_grad());
     assert!(tape.is_grad_enabled());
-    let err = (y * 2.0)
-        .try_backward()
-        .err()
-        .expect("nothing requires grad");
+    let err = (y * 2.0).try_backward().expect_err("nothing requires grad");
     assert!(err.to_string().contains("does not require grad"), "{err}");
     let z = (x * 2.0).exp();
     assert!(z.requires_grad());
@@ -94,7 +91,7 @@ fn reading_a_freed_value_panics_with_advice_and_retain_keeps_it() {
         g2[x].item(),
         "a retained graph can be swept again"
     );
-    let again = loss.try_backward().err().expect("values are now freed");
+    let again = loss.try_backward().expect_err("values are now freed");
     assert!(matches!(again, Error::Backward { .. }), "{again}");
 }
 
@@ -166,7 +163,7 @@ fn anomaly_mode_reports_a_non_finite_gradient_in_backward() {
     let x = tape.var(t(&[0.0, 4.0], &[2]));
     // sqrt-like: x^0.5 is finite at 0 but its derivative 0.5 x^-0.5 is not.
     let y = x.powf(0.5).sum();
-    let err = y.try_backward().err().expect("infinite gradient");
+    let err = y.try_backward().expect_err("infinite gradient");
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
     let msg = err.to_string();
     assert!(
@@ -197,7 +194,7 @@ fn a_missing_backward_is_an_error_naming_the_op_and_line() {
     let line = line!() + 1;
     let y = tape.apply(Opaque, &[x]).tanh();
     assert_eq!(y.item(), 2f64.tanh(), "the forward works");
-    let err = y.try_backward().err().expect("no backward rule");
+    let err = y.try_backward().expect_err("no backward rule");
     assert!(
         matches!(err, Error::NoBackward { op: "opaque", .. }),
         "{err}"
