@@ -245,7 +245,6 @@ impl<T: Float> Tensor<T> {
     /// Splits the shape around `axis` into `(outer, len, inner)`: the tensor is an
     /// `outer x len x inner` block, and lane `(o, i)` starts at `o * len * inner + i` with stride
     /// `inner`.
-    #[allow(dead_code)] // for axis-wise kernels (softmax, argmax, ...)
     pub(crate) fn lanes(&self, axis: usize) -> (usize, usize, usize) {
         let outer = numel(&self.shape[..axis]);
         let inner = numel(&self.shape[axis + 1..]);
