@@ -1,0 +1,30 @@
+//! A small driver for profilers (valgrind --tool=callgrind, perf): runs the W5 chains a given
+//! number of times, with no benchmark harness around them, so the profile shows only the tape.
+//!
+//! `cargo build --release -p benches --bin tape_profile`, then e.g.
+//! `valgrind --tool=callgrind target/release/tape_profile affine 200`
+//! (arguments: `affine` or `tanh`, and the number of 1000-op chains; default `affine 200`).
+
+use std::hint::black_box;
+
+use benches::{affine_chain, chain_input, tanh_chain};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let which = args.get(1).map_or("affine", String::as_str);
+    let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let x0 = chain_input();
+    let chain = match which {
+        "affine" => affine_chain,
+        "tanh" => tanh_chain,
+        other => {
+            eprintln!("tape_profile: unknown chain `{other}`; use `affine` or `tanh`");
+            std::process::exit(2);
+        }
+    };
+    let mut acc = 0.0;
+    for _ in 0..reps {
+        acc += black_box(chain(black_box(&x0)));
+    }
+    println!("{which}: {reps} chains, sum of input gradients {acc}");
+}
