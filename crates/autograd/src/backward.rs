@@ -148,6 +148,7 @@ fn eager_sweep<T: Float>(
     let tape = root.tape;
     let anomaly = tape.detect_anomaly();
     let mut nodes = tape.nodes.borrow_mut();
+    let edges = tape.edges.borrow();
     let root_i = root.id as usize;
     {
         let node = &nodes[root_i];
@@ -166,7 +167,8 @@ fn eager_sweep<T: Float>(
                 message: format!(
                     "the output (`{}` created at {}) does not require grad: no input on its path \
                      was created with tape.var(), or it was computed inside no_grad()",
-                    node.op_name, node.location
+                    node.name(),
+                    node.location
                 ),
             });
         }
@@ -177,7 +179,7 @@ fn eager_sweep<T: Float>(
     let mut leaves = Vec::new();
     for i in (0..=root_i).rev() {
         let Some(g) = grads[i].take() else {
-            if !retain && i != root_i && nodes[i].op.is_some() {
+            if !retain && i != root_i && nodes[i].has_backward_path() {
                 nodes[i].value = None;
             }
             continue;
@@ -185,7 +187,7 @@ fn eager_sweep<T: Float>(
         let all: &[crate::tape::Node<T>] = &nodes;
         let node = &all[i];
         let Some(op) = node.op.as_ref() else {
-            if node.requires_grad && node.inputs.is_empty() {
+            if node.requires_grad {
                 leaves.push((i as NodeId, g));
             }
             continue;
@@ -193,16 +195,17 @@ fn eager_sweep<T: Float>(
         // Values are borrowed from the tape, not reference-counted: the rule only reads them.
         let mut inputs: SmallVec<[Operand<'_, T>; 2]> = SmallVec::new();
         let mut needs: SmallVec<[bool; 2]> = SmallVec::new();
-        for &j in &node.inputs {
+        let input_ids = node.inputs(&edges);
+        for &j in input_ids {
             let input = &all[j as usize];
             let Some(value) = input.value.as_ref() else {
-                return Err(freed_error(input.op_name, input.location));
+                return Err(freed_error(input.name(), input.location));
             };
             inputs.push(Operand::borrowed(value));
             needs.push(input.requires_grad);
         }
         let Some(out) = node.value.as_ref() else {
-            return Err(freed_error(node.op_name, node.location));
+            return Err(freed_error(node.name(), node.location));
         };
         let (output, grad) = (Operand::borrowed(out), Operand::from(g));
         let mut result = op.backward(&BackwardContext {
@@ -214,25 +217,25 @@ fn eager_sweep<T: Float>(
         drop((output, grad, inputs));
         if result.missing {
             return Err(Error::NoBackward {
-                op: node.op_name,
+                op: node.name(),
                 location: node.location.to_string(),
             });
         }
-        check_arity(result.grads.len(), node.op_name, node.inputs.len());
+        check_arity(result.grads.len(), node.name(), input_ids.len());
         for k in 0..result.grads.len() {
             let (Some(gk), true) = (result.grads[k].take(), needs[k]) else {
                 continue;
             };
             let gk = gk.into_tensor();
-            let j = node.inputs[k] as usize;
+            let j = input_ids[k] as usize;
             let want = all[j].value.as_ref().map_or(&[][..], |v| v.shape());
-            check_shape(node.op_name, k, gk.shape(), want);
+            check_shape(node.name(), k, gk.shape(), want);
             if anomaly && !gk.all_finite() {
                 return Err(Error::NonFinite {
                     message: format!(
                         "backward of `{}` (created at {}) produced a non-finite gradient for \
                          input {k}: {}",
-                        node.op_name,
+                        node.name(),
                         node.location,
                         first_non_finite(&gk)
                     ),
@@ -370,12 +373,14 @@ impl<T: Float> Tape<T> {
         let mut relevant = vec![false; top + 1];
         {
             let nodes = self.nodes.borrow();
+            let edges = self.edges.borrow();
             for w in wrt {
                 let node = &nodes[w.id as usize];
                 assert!(
                     node.requires_grad,
                     "grad: `{}` created at {} does not require grad; create it with tape.var()",
-                    node.op_name, node.location
+                    node.name(),
+                    node.location
                 );
                 if (w.id as usize) <= top {
                     relevant[w.id as usize] = true;
@@ -383,7 +388,9 @@ impl<T: Float> Tape<T> {
             }
             for i in low..=top {
                 let node = &nodes[i];
-                if node.op.is_some() && node.inputs.iter().any(|&j| relevant[j as usize]) {
+                if node.has_backward_path()
+                    && node.inputs(&edges).iter().any(|&j| relevant[j as usize])
+                {
                     relevant[i] = true;
                 }
             }
@@ -416,8 +423,11 @@ impl<T: Float> Tape<T> {
             let (op, name, location, input_ids) = {
                 let mut nodes = self.nodes.borrow_mut();
                 let node = &mut nodes[i];
+                let ids: SmallVec<[NodeId; 2]> =
+                    node.inputs(&self.edges.borrow()).iter().copied().collect();
+                let name = node.name();
                 match node.op.take() {
-                    Some(op) => (op, node.op_name, node.location, node.inputs.clone()),
+                    Some(op) => (op, name, node.location, ids),
                     None => continue,
                 }
             };

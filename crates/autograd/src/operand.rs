@@ -32,20 +32,22 @@ impl<'t, T: Float> Operand<'t, T> {
     /// inputs then enter the tape as constants).
     #[track_caller]
     pub fn apply<O: Op<T>>(op: O, inputs: &[&Operand<'t, T>]) -> Operand<'t, T> {
-        match inputs.iter().find_map(|o| o.as_var()) {
-            None => {
-                let values: SmallVec<[&Tensor<T>; 4]> = inputs
-                    .iter()
-                    .map(|o| o.eager().expect("no Var among the inputs"))
-                    .collect();
-                Operand(Repr::Tensor(op.forward(&values)))
-            }
-            Some(v) => {
-                let vars: SmallVec<[Var<'t, T>; 4]> =
-                    inputs.iter().map(|o| o.to_var_on(v.tape)).collect();
-                Operand(Repr::Var(v.tape.apply(op, &vars)))
+        let mut values: SmallVec<[&Tensor<T>; 4]> = SmallVec::new();
+        for o in inputs {
+            match o.eager() {
+                Some(t) => values.push(t),
+                None => return Self::record(op, inputs),
             }
         }
+        Operand(Repr::Tensor(op.forward(&values)))
+    }
+
+    #[track_caller]
+    fn record<O: Op<T>>(op: O, inputs: &[&Operand<'t, T>]) -> Operand<'t, T> {
+        let tape = inputs.iter().find_map(|o| o.as_var()).map(|v| v.tape);
+        let tape = tape.expect("record is only called when some input is a Var");
+        let vars: SmallVec<[Var<'t, T>; 4]> = inputs.iter().map(|o| o.to_var_on(tape)).collect();
+        Operand(Repr::Var(tape.apply(op, &vars)))
     }
 
     pub(crate) fn borrowed(t: &'t Tensor<T>) -> Self {

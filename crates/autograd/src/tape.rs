@@ -14,12 +14,35 @@ pub(crate) type NodeId = u32;
 pub(crate) struct Node<T: Float> {
     /// `None` once backward has freed it.
     pub(crate) value: Option<Tensor<T>>,
-    /// `None` for leaves and for results that do not require grad.
+    /// `None` for leaves (and while `Tape::grad` runs this node's rule).
     pub(crate) op: Option<Box<dyn Op<T>>>,
-    pub(crate) op_name: &'static str,
-    pub(crate) inputs: SmallVec<[NodeId; 2]>,
+    /// This node's inputs are `tape.edges[first_input..first_input + n_inputs]`: kept out of
+    /// the node so that a node stays small (it is moved on every push).
+    pub(crate) first_input: u32,
+    pub(crate) n_inputs: u32,
     pub(crate) requires_grad: bool,
     pub(crate) location: &'static Location<'static>,
+}
+
+impl<T: Float> Node<T> {
+    /// The op's name, or `"var"` / `"constant"` for leaves.
+    pub(crate) fn name(&self) -> &'static str {
+        match &self.op {
+            Some(op) => op.name(),
+            None if self.requires_grad => "var",
+            None => "constant",
+        }
+    }
+
+    /// Whether gradients flow through this node to its inputs.
+    pub(crate) fn has_backward_path(&self) -> bool {
+        self.requires_grad && self.op.is_some()
+    }
+
+    /// The input ids, given the tape's edge list.
+    pub(crate) fn inputs<'e>(&self, edges: &'e [NodeId]) -> &'e [NodeId] {
+        &edges[self.first_input as usize..(self.first_input + self.n_inputs) as usize]
+    }
 }
 
 /// The Wengert list: every value computed, the op that produced it and its inputs, in creation
@@ -37,6 +60,8 @@ pub(crate) struct Node<T: Float> {
 /// ```
 pub struct Tape<T: Float> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    /// The input ids of every node, concatenated in creation order.
+    pub(crate) edges: RefCell<Vec<NodeId>>,
     pub(crate) keys: RefCell<Vec<(u64, NodeId)>>,
     grad_enabled: Cell<bool>,
     anomaly: Cell<bool>,
@@ -49,15 +74,17 @@ impl<T: Float> Default for Tape<T> {
 }
 
 impl<T: Float> Tape<T> {
-    /// An empty tape with gradients enabled and anomaly detection off.
+    /// An empty tape with gradients enabled and anomaly detection off, with room for 256 nodes
+    /// (24 KiB) before it first grows.
     pub fn new() -> Self {
-        Self::with_capacity(0)
+        Self::with_capacity(256)
     }
 
     /// An empty tape with room for `nodes` nodes before it reallocates.
     pub fn with_capacity(nodes: usize) -> Self {
         Tape {
             nodes: RefCell::new(Vec::with_capacity(nodes)),
+            edges: RefCell::new(Vec::with_capacity(2 * nodes)),
             keys: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
             anomaly: Cell::new(false),
@@ -68,6 +95,7 @@ impl<T: Float> Tape<T> {
     /// Taking `&mut self` guarantees no `Var` of the old recording is still alive.
     pub fn reset(&mut self) {
         self.nodes.get_mut().clear();
+        self.edges.get_mut().clear();
         self.keys.get_mut().clear();
     }
 
@@ -118,8 +146,8 @@ impl<T: Float> Tape<T> {
         self.push(Node {
             value: Some(value),
             op: None,
-            op_name: if requires_grad { "var" } else { "constant" },
-            inputs: SmallVec::new(),
+            first_input: 0,
+            n_inputs: 0,
             requires_grad,
             location: Location::caller(),
         })
@@ -173,16 +201,17 @@ impl<T: Float> Tape<T> {
             );
         }
         let requires_grad = requires_grad && self.grad_enabled.get() && op.differentiable();
-        let op_name = op.name();
-        let mut ids = SmallVec::new();
-        for v in inputs {
-            ids.push(v.id);
-        }
+        let first_input = {
+            let mut edges = self.edges.borrow_mut();
+            let first = edges.len() as u32;
+            edges.extend(inputs.iter().map(|v| v.id));
+            first
+        };
         self.push(Node {
             value: Some(value),
-            op: requires_grad.then(|| Box::new(op) as Box<dyn Op<T>>),
-            op_name,
-            inputs: ids,
+            op: Some(Box::new(op)),
+            first_input,
+            n_inputs: inputs.len() as u32,
             requires_grad,
             location,
         })
@@ -224,7 +253,8 @@ pub(crate) fn freed_panic<T: Float>(what: &str, node: &Node<T>) -> ! {
     panic!(
         "{what}: the value of `{}` (created at {}) was freed by an earlier backward(); \
          read values before calling backward(), or call backward_retain() to keep the graph",
-        node.op_name, node.location
+        node.name(),
+        node.location
     )
 }
 
@@ -300,7 +330,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// The name of the op that produced this value (`"var"` or `"constant"` for leaves).
     pub fn op_name(&self) -> &'static str {
-        self.tape.nodes.borrow()[self.id as usize].op_name
+        self.tape.nodes.borrow()[self.id as usize].name()
     }
 
     /// The same value as a constant: no gradient flows back through it (PyTorch `detach()`,
@@ -323,7 +353,7 @@ impl<T: Float> fmt::Debug for Var<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nodes = self.tape.nodes.borrow();
         let node = &nodes[self.id as usize];
-        write!(f, "Var#{} {} at {}: ", self.id, node.op_name, node.location)?;
+        write!(f, "Var#{} {} at {}: ", self.id, node.name(), node.location)?;
         match &node.value {
             Some(v) => write!(f, "{v}"),
             None => write!(f, "<freed>"),

@@ -25,3 +25,8 @@ pub mod prelude {
         BackwardContext, Error, Float, Grads, InputGrads, Op, Operand, Tape, Tensor, Var,
     };
 }
+
+/// The README's example, compiled and run as a doc-test so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -26,10 +26,20 @@ use shape::numel;
 /// assert_eq!(t.get(&[1, 0]), 4.0);
 /// assert_eq!(t.numel(), 6);
 /// ```
-#[derive(Clone)]
 pub struct Tensor<T> {
     shape: Shape,
     data: Storage<T>,
+}
+
+impl<T: Copy> Clone for Tensor<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Tensor {
+            // `from_slice` copies the inline shape directly; `SmallVec::clone` goes through `extend`.
+            shape: Shape::from_slice(&self.shape),
+            data: self.data.clone(),
+        }
+    }
 }
 
 /// Element storage: one-element tensors (losses, scalar chains) live inline and never allocate;
