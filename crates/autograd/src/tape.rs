@@ -127,8 +127,15 @@ impl<T: Float> Tape<T> {
 
     /// A leaf that requires grad and carries a key (e.g. a parameter id), so that its gradient
     /// can be looked up with [`Grads::by_key`](crate::Grads::by_key).
+    ///
+    /// A key enters a tape once: if a leaf with this key is already on the tape, that leaf is
+    /// returned (and `value` is ignored), so a layer applied at every step of a sequence shares
+    /// one leaf per parameter and its gradient sums over the steps.
     #[track_caller]
     pub fn var_with_key(&self, value: Tensor<T>, key: u64) -> Var<'_, T> {
+        if let Some(&(_, id)) = self.keys.borrow().iter().find(|(k, _)| *k == key) {
+            return Var { tape: self, id };
+        }
         let v = self.leaf(value, true);
         self.keys.borrow_mut().push((key, v.id));
         v

@@ -117,6 +117,18 @@ fn grads_are_found_by_key() {
 }
 
 #[test]
+fn a_key_enters_a_tape_once_and_its_gradient_sums_over_uses() {
+    let tape = Tape::<f64>::new();
+    let w1 = tape.var_with_key(Tensor::scalar(2.0), 5);
+    let w2 = tape.var_with_key(Tensor::scalar(99.0), 5); // same key: the same leaf
+    assert_eq!(w1.id(), w2.id());
+    assert_eq!(w2.item(), 2.0);
+    // d/dw (w * w * 3) = 6w = 12
+    let g = (w1 * w2 * 3.0).backward();
+    assert_eq!(g.by_key(5).unwrap().item(), 12.0);
+}
+
+#[test]
 fn grad_of_an_unrelated_input_is_zero() {
     let tape = Tape::<f64>::new();
     let x = tape.var(Tensor::scalar(2.0));

@@ -1,9 +1,17 @@
 //! # wengert-nn
 //!
-//! Neural-network building blocks on top of `wengert-autograd`. This crate is being built (see
-//! the project's issues); today it re-exports the autograd types it will build on.
+//! Neural-network building blocks on top of `wengert-autograd`: [`Param`] (a trainable tensor
+//! that lives outside any tape), the [`Module`] trait, and reading and writing weights in the
+//! safetensors format ([`weights`]). Layers are built from the autograd crate's primitive ops and
+//! need no backward of their own.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use wengert_autograd::{Tape, Tensor, Var};
+mod module;
+mod param;
+pub mod weights;
+
+pub use module::Module;
+pub use param::Param;
+pub use weights::{load, save};
