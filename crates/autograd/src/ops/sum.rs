@@ -54,8 +54,11 @@ impl<T: Float> Op<T> for SumAxes {
 
 #[track_caller]
 fn sum_op(op: &str, axes: &[isize], shape: &[usize], keepdim: bool) -> SumAxes {
-    let mut norm: SmallVec<[usize; 4]> =
-        axes.iter().map(|&a| normalize_axis(op, a, shape)).collect();
+    let mut norm: SmallVec<[usize; 4]> = SmallVec::new();
+    for &a in axes {
+        // A loop, not a closure: `#[track_caller]` does not pass through closures.
+        norm.push(normalize_axis(op, a, shape));
+    }
     norm.sort_unstable();
     norm.dedup();
     SumAxes {

@@ -50,14 +50,14 @@ impl<T: Float> Op<T> for Where<T> {
 /// The shape mask and both branches broadcast to.
 #[track_caller]
 fn out_shape(mask: &[usize], on_true: &[usize], on_false: &[usize]) -> Shape {
-    broadcast_shapes(mask, on_true)
-        .and_then(|s| broadcast_shapes(&s, on_false))
-        .unwrap_or_else(|| {
-            panic!(
-                "where: shapes {mask:?} (mask), {on_true:?} (on_true) and {on_false:?} \
-                 (on_false) do not broadcast"
-            )
-        })
+    // A `match`, not `unwrap_or_else`: `#[track_caller]` does not pass through closures.
+    match broadcast_shapes(mask, on_true).and_then(|s| broadcast_shapes(&s, on_false)) {
+        Some(shape) => shape,
+        None => panic!(
+            "where: shapes {mask:?} (mask), {on_true:?} (on_true) and {on_false:?} \
+             (on_false) do not broadcast"
+        ),
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

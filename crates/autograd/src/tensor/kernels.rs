@@ -270,15 +270,13 @@ pub(crate) fn batched_matmul<T: Float>(
     tb: bool,
 ) -> Tensor<T> {
     let (sa, sb) = (a.shape(), b.shape());
-    let fail = |what: &str| -> ! {
-        panic!(
-            "matmul: {what}: lhs {sa:?}{} vs rhs {sb:?}{}",
-            if ta { "^T" } else { "" },
-            if tb { "^T" } else { "" }
-        )
-    };
+    #[track_caller]
+    fn fail(what: &str, sa: &[usize], sb: &[usize], ta: bool, tb: bool) -> ! {
+        let t = |flag: bool| if flag { "^T" } else { "" };
+        panic!("matmul: {what}: lhs {sa:?}{} vs rhs {sb:?}{}", t(ta), t(tb))
+    }
     if sa.len() < 2 || sb.len() < 2 {
-        fail("both operands need at least 2 dimensions");
+        fail("both operands need at least 2 dimensions", sa, sb, ta, tb);
     }
     let (ra, rb) = (sa.len(), sb.len());
     let (m, ka) = if ta {
@@ -292,11 +290,11 @@ pub(crate) fn batched_matmul<T: Float>(
         (sb[rb - 2], sb[rb - 1])
     };
     if ka != kb {
-        fail("inner dimensions differ");
+        fail("inner dimensions differ", sa, sb, ta, tb);
     }
     let k = ka;
     let Some(batch) = broadcast_shapes(&sa[..ra - 2], &sb[..rb - 2]) else {
-        fail("batch dimensions do not broadcast")
+        fail("batch dimensions do not broadcast", sa, sb, ta, tb)
     };
     let nbatch = numel(&batch);
     let mut out_shape = batch.clone();
