@@ -14,12 +14,12 @@
 //!     assert!((a - b).abs() < 1e-9, "{lrs:?}");
 //! }
 //!
-//! let mut opt = Sgd::new(SgdConfig::default()).unwrap();
+//! let mut opt = Sgd::<f32>::new(SgdConfig::default()).unwrap();
 //! for step in 0..7 {
-//!     Optimizer::<f32>::set_lr(&mut opt, schedule.lr(step)).unwrap();
+//!     opt.set_lr(schedule.lr(step)).unwrap();
 //!     // ... compute gradients, opt.step(..) ...
 //! }
-//! assert_eq!(Optimizer::<f32>::lr(&opt), 0.0);
+//! assert_eq!(opt.lr(), 0.0);
 //! ```
 
 use wengert_autograd::Error;

@@ -1,5 +1,7 @@
 //! Plain stochastic gradient descent.
 
+use std::marker::PhantomData;
+
 use wengert_autograd::{Error, Float, Tensor};
 use wengert_nn::Param;
 
@@ -39,17 +41,21 @@ impl Default for SgdConfig {
 /// assert_eq!(p.value().to_vec(), vec![0.25, 2.0]);
 /// ```
 #[derive(Debug, Clone)]
-pub struct Sgd {
+pub struct Sgd<T: Float> {
     config: SgdConfig,
+    _dtype: PhantomData<T>,
 }
 
-impl Sgd {
+impl<T: Float> Sgd<T> {
     /// Builds the optimizer. Returns [`Error::InvalidConfig`] naming the field if `lr` or
     /// `weight_decay` is negative or not finite.
     pub fn new(config: SgdConfig) -> Result<Self, Error> {
         non_negative("SgdConfig.lr", config.lr)?;
         non_negative("SgdConfig.weight_decay", config.weight_decay)?;
-        Ok(Sgd { config })
+        Ok(Sgd {
+            config,
+            _dtype: PhantomData,
+        })
     }
 
     /// The hyperparameters.
@@ -58,7 +64,7 @@ impl Sgd {
     }
 }
 
-impl<T: Float> Optimizer<T> for Sgd {
+impl<T: Float> Optimizer<T> for Sgd<T> {
     #[track_caller]
     fn update(&mut self, param: &mut Param<T>, grad: &Tensor<T>) -> Result<(), Error> {
         check_shapes("Sgd::update", param, grad);
@@ -152,15 +158,16 @@ mod tests {
                 "SgdConfig.weight_decay",
             ),
         ] {
-            let err = Sgd::new(cfg).unwrap_err();
+            let err = Sgd::<f64>::new(cfg).unwrap_err();
             assert!(matches!(err, Error::InvalidConfig { .. }));
             assert!(err.to_string().contains(field), "{err}");
         }
-        let mut opt = Sgd::new(SgdConfig::default()).unwrap();
-        assert!(Optimizer::<f64>::set_lr(&mut opt, f64::INFINITY).is_err());
-        assert_eq!(Optimizer::<f64>::lr(&opt), 0.01);
-        Optimizer::<f64>::set_lr(&mut opt, 0.5).unwrap();
-        assert_eq!(Optimizer::<f64>::lr(&opt), 0.5);
+        let mut opt = Sgd::<f64>::new(SgdConfig::default()).unwrap();
+        assert!(opt.set_lr(f64::INFINITY).is_err());
+        assert!(opt.set_lr(-0.5).is_err());
+        assert_eq!(opt.lr(), 0.01);
+        opt.set_lr(0.5).unwrap();
+        assert_eq!(opt.lr(), 0.5);
     }
 
     #[test]

@@ -348,3 +348,87 @@ fn reference_every_case_is_covered() {
     let names: Vec<&str> = cases.keys().map(String::as_str).collect();
     assert_eq!(names, covered, "a case in the file has no test here");
 }
+
+#[test]
+fn reference_f32_tracks_the_f64_trajectories() {
+    // The same rules in f32 (per-element arithmetic in f32) stay within f32 rounding of
+    // PyTorch's f64 values over every step: |got - exp| <= 1e-5 max(1, |exp|).
+    let f = fixture();
+    let opts: Vec<(&str, Box<dyn Optimizer<f32>>)> = vec![
+        (
+            "sgd",
+            Box::new(
+                Sgd::new(SgdConfig {
+                    lr: 0.1,
+                    weight_decay: 0.0,
+                })
+                .unwrap(),
+            ),
+        ),
+        (
+            "nesterov",
+            Box::new(
+                Momentum::new(MomentumConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    form: MomentumForm::Nesterov,
+                    weight_decay: 0.0,
+                })
+                .unwrap(),
+            ),
+        ),
+        (
+            "rmsprop",
+            Box::new(
+                RmsProp::new(RmsPropConfig {
+                    lr: 0.01,
+                    rho: 0.9,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                })
+                .unwrap(),
+            ),
+        ),
+        (
+            "adam",
+            Box::new(
+                Adam::new(AdamConfig {
+                    lr: 0.01,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+        ),
+        (
+            "adamw",
+            Box::new(
+                AdamW::new(AdamWConfig {
+                    lr: 0.01,
+                    weight_decay: 0.01,
+                    ..Default::default()
+                })
+                .unwrap(),
+            ),
+        ),
+    ];
+    let to32 = |v: &[f64]| -> Tensor<f32> {
+        Tensor::from_vec(v.iter().map(|&x| x as f32).collect(), &[v.len()]).unwrap()
+    };
+    for (case, mut opt) in opts {
+        let traj = f.cases.get(case).get("traj").rows();
+        let mut p = Param::new(to32(&f.p0));
+        for (step, (g, want)) in f.grads.iter().zip(&traj).enumerate() {
+            let mut grads = ParamGrads::new();
+            grads.insert(&p, to32(g));
+            opt.step(&mut [&mut p], &grads).unwrap();
+            for (&got, &exp) in p.value().data().iter().zip(want) {
+                let err = (got as f64 - exp).abs();
+                assert!(
+                    err <= 1e-5 * exp.abs().max(1.0),
+                    "{case} f32 step {}: got {got}, PyTorch f64 {exp}",
+                    step + 1
+                );
+            }
+        }
+    }
+}
