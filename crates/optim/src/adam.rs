@@ -1,0 +1,441 @@
+//! Adam and AdamW: momentum and RMSprop with bias correction; AdamW decays weights decoupled
+//! from the gradient.
+
+use std::collections::HashMap;
+
+use wengert_autograd::{Error, Float, Tensor};
+use wengert_nn::Param;
+
+use crate::Optimizer;
+use crate::config::{non_negative, positive, unit_interval};
+use crate::optimizer::{check_shapes, write};
+
+/// Hyperparameters of [`Adam`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate, `>= 0`. Default `1e-3`.
+    pub lr: f64,
+    /// Decay of the first moment (mean of gradients), in `[0, 1)`. Default `0.9`.
+    pub beta1: f64,
+    /// Decay of the second moment (mean of squared gradients), in `[0, 1)`. Default `0.999`.
+    pub beta2: f64,
+    /// Added to `sqrt(v_hat)` in the denominator, `> 0`. Default `1e-8`.
+    pub eps: f64,
+    /// L2 weight decay added to the gradient before the moments (`g' = g + weight_decay p`),
+    /// `>= 0`. Default `0`. For decoupled decay use [`AdamW`].
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Hyperparameters of [`AdamW`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWConfig {
+    /// Learning rate, `>= 0`. Default `1e-3`.
+    pub lr: f64,
+    /// Decay of the first moment, in `[0, 1)`. Default `0.9`.
+    pub beta1: f64,
+    /// Decay of the second moment, in `[0, 1)`. Default `0.999`.
+    pub beta2: f64,
+    /// Added to `sqrt(v_hat)` in the denominator, `> 0`. Default `1e-8`.
+    pub eps: f64,
+    /// Decoupled weight decay: `p <- p - lr weight_decay p` before the Adam update (the gradient
+    /// is not changed), `>= 0`. Default `0.01` (PyTorch's).
+    pub weight_decay: f64,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Moments<T> {
+    step: u64,
+    m: Vec<T>,
+    v: Vec<T>,
+}
+
+/// The shared Adam rule. `l2` is added to the gradient, `decoupled` shrinks the parameter.
+#[derive(Debug, Clone)]
+struct AdamCore<T: Float> {
+    state: HashMap<u64, Moments<T>>,
+}
+
+struct Hyper {
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    l2: f64,
+    decoupled: f64,
+}
+
+impl<T: Float> AdamCore<T> {
+    fn new() -> Self {
+        AdamCore {
+            state: HashMap::new(),
+        }
+    }
+
+    // PyTorch's single-tensor Adam, operation for operation: scalars (bias corrections, step
+    // size) in f64, per-element arithmetic in T.
+    fn update(&mut self, h: &Hyper, param: &mut Param<T>, grad: &Tensor<T>) -> Result<(), Error> {
+        let p = param.value().data();
+        let g = grad.data();
+        let s = self.state.entry(param.id()).or_insert_with(|| Moments {
+            step: 0,
+            m: vec![T::ZERO; p.len()],
+            v: vec![T::ZERO; p.len()],
+        });
+        s.step += 1;
+        let t = s.step as f64;
+        let bias1 = 1.0 - h.beta1.powf(t);
+        let bias2_sqrt = T::from_f64((1.0 - h.beta2.powf(t)).sqrt());
+        let step_size = T::from_f64(h.lr / bias1);
+        let (b1, b2) = (T::from_f64(h.beta1), T::from_f64(h.beta2));
+        let (one_b1, one_b2) = (T::from_f64(1.0 - h.beta1), T::from_f64(1.0 - h.beta2));
+        let eps = T::from_f64(h.eps);
+        let l2 = T::from_f64(h.l2);
+        let shrink = T::from_f64(1.0 - h.lr * h.decoupled);
+        let mut new = Vec::with_capacity(p.len());
+        for i in 0..p.len() {
+            let gi = if h.l2 != 0.0 { g[i] + l2 * p[i] } else { g[i] };
+            let pi = if h.decoupled != 0.0 {
+                p[i] * shrink
+            } else {
+                p[i]
+            };
+            s.m[i] = b1 * s.m[i] + one_b1 * gi;
+            s.v[i] = b2 * s.v[i] + one_b2 * gi * gi;
+            let denom = s.v[i].sqrt() / bias2_sqrt + eps;
+            new.push(pi - step_size * (s.m[i] / denom));
+        }
+        write(param, new)
+    }
+}
+
+/// Adam (PyTorch's `Adam`, without amsgrad). Per element, at step `t = 1, 2, ..` of this
+/// parameter, with `g` the gradient plus `weight_decay p`:
+///
+/// `m <- beta1 m + (1 - beta1) g`, `v <- beta2 v + (1 - beta2) g^2` (both from 0),
+/// `p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`.
+///
+/// ```
+/// use wengert_autograd::Tensor;
+/// use wengert_nn::Param;
+/// use wengert_optim::{Adam, AdamConfig, Optimizer};
+/// let mut p = Param::new(Tensor::<f64>::from_vec(vec![1.0, 1.0], &[2]).unwrap());
+/// let mut adam = Adam::new(AdamConfig { lr: 0.1, ..Default::default() }).unwrap();
+/// adam.update(&mut p, &Tensor::from_vec(vec![5.0, -0.01], &[2]).unwrap()).unwrap();
+/// // The first step has m_hat = g, v_hat = g^2: p moves by lr g / (|g| + eps) ~ lr sign(g).
+/// let p1 = p.value().to_vec();
+/// assert!((p1[0] - 0.9).abs() < 1e-8 && (p1[1] - 1.1).abs() < 1e-6);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Adam<T: Float> {
+    config: AdamConfig,
+    core: AdamCore<T>,
+}
+
+fn check_adam(name: &str, lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64) -> Result<(), Error> {
+    non_negative(&format!("{name}.lr"), lr)?;
+    unit_interval(&format!("{name}.beta1"), beta1)?;
+    unit_interval(&format!("{name}.beta2"), beta2)?;
+    positive(&format!("{name}.eps"), eps)?;
+    non_negative(&format!("{name}.weight_decay"), wd)
+}
+
+impl<T: Float> Adam<T> {
+    /// Builds the optimizer. Returns [`Error::InvalidConfig`] naming the field if `lr` or
+    /// `weight_decay` is negative or not finite, a beta is outside `[0, 1)`, or `eps <= 0`.
+    pub fn new(config: AdamConfig) -> Result<Self, Error> {
+        let c = config;
+        check_adam("AdamConfig", c.lr, c.beta1, c.beta2, c.eps, c.weight_decay)?;
+        Ok(Adam {
+            config,
+            core: AdamCore::new(),
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &AdamConfig {
+        &self.config
+    }
+
+    /// How many steps `param` has taken (the `t` of the bias correction).
+    pub fn steps(&self, param: &Param<T>) -> u64 {
+        self.core.state.get(&param.id()).map_or(0, |s| s.step)
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    #[track_caller]
+    fn update(&mut self, param: &mut Param<T>, grad: &Tensor<T>) -> Result<(), Error> {
+        check_shapes("Adam::update", param, grad);
+        let c = self.config;
+        let h = Hyper {
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            l2: c.weight_decay,
+            decoupled: 0.0,
+        };
+        self.core.update(&h, param, grad)
+    }
+
+    fn reset(&mut self) {
+        self.core.state.clear();
+    }
+
+    fn lr(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
+        non_negative("lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+}
+
+/// AdamW (PyTorch's `AdamW`): Adam with decoupled weight decay. Each step first shrinks the
+/// parameter, `p <- p (1 - lr weight_decay)`, then applies the [`Adam`] update with the raw
+/// gradient (no L2 term in the moments).
+///
+/// ```
+/// use wengert_autograd::Tensor;
+/// use wengert_nn::Param;
+/// use wengert_optim::{AdamW, AdamWConfig, Optimizer};
+/// let mut p = Param::new(Tensor::<f64>::from_vec(vec![2.0], &[1]).unwrap());
+/// let mut opt = AdamW::new(AdamWConfig { lr: 0.1, weight_decay: 0.5, ..Default::default() })
+///     .unwrap();
+/// opt.update(&mut p, &Tensor::from_vec(vec![0.0], &[1]).unwrap()).unwrap();
+/// // A zero gradient leaves only the decay: 2 (1 - 0.1 * 0.5) = 1.9
+/// assert_eq!(p.value().item(), 1.9);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdamW<T: Float> {
+    config: AdamWConfig,
+    core: AdamCore<T>,
+}
+
+impl<T: Float> AdamW<T> {
+    /// Builds the optimizer. Returns [`Error::InvalidConfig`] naming the field if `lr` or
+    /// `weight_decay` is negative or not finite, a beta is outside `[0, 1)`, or `eps <= 0`.
+    pub fn new(config: AdamWConfig) -> Result<Self, Error> {
+        let c = config;
+        check_adam("AdamWConfig", c.lr, c.beta1, c.beta2, c.eps, c.weight_decay)?;
+        Ok(AdamW {
+            config,
+            core: AdamCore::new(),
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &AdamWConfig {
+        &self.config
+    }
+
+    /// How many steps `param` has taken.
+    pub fn steps(&self, param: &Param<T>) -> u64 {
+        self.core.state.get(&param.id()).map_or(0, |s| s.step)
+    }
+}
+
+impl<T: Float> Optimizer<T> for AdamW<T> {
+    #[track_caller]
+    fn update(&mut self, param: &mut Param<T>, grad: &Tensor<T>) -> Result<(), Error> {
+        check_shapes("AdamW::update", param, grad);
+        let c = self.config;
+        let h = Hyper {
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            l2: 0.0,
+            decoupled: c.weight_decay,
+        };
+        self.core.update(&h, param, grad)
+    }
+
+    fn reset(&mut self) {
+        self.core.state.clear();
+    }
+
+    fn lr(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
+        non_negative("lr", lr)?;
+        self.config.lr = lr;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f64]) -> Tensor<f64> {
+        Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
+    }
+
+    #[test]
+    fn two_steps_closed_form() {
+        let (lr, b1, b2, eps) = (0.01, 0.9, 0.999, 1e-8);
+        let mut p = Param::new(t(&[0.5]));
+        let mut opt = Adam::new(AdamConfig {
+            lr,
+            ..Default::default()
+        })
+        .unwrap();
+        let (g1, g2) = (2.0, -1.0);
+        opt.update(&mut p, &t(&[g1])).unwrap();
+        // t = 1: m = 0.1 g1, v = 0.001 g1^2, m_hat = g1, v_hat = g1^2: p1 = p0 - lr g1/(|g1|+eps)
+        let p1 = 0.5 - lr * g1 / (g1.abs() + eps);
+        assert!((p.value().item() - p1).abs() < 1e-15);
+        opt.update(&mut p, &t(&[g2])).unwrap();
+        // t = 2: m = b1 m1 + (1-b1) g2, v = b2 v1 + (1-b2) g2^2
+        let m = b1 * (1.0 - b1) * g1 + (1.0 - b1) * g2;
+        let v = b2 * (1.0 - b2) * g1 * g1 + (1.0 - b2) * g2 * g2;
+        let m_hat = m / (1.0 - b1 * b1);
+        let v_hat = v / (1.0 - b2 * b2);
+        let p2 = p1 - lr * m_hat / (v_hat.sqrt() + eps);
+        assert!(
+            (p.value().item() - p2).abs() < 1e-14,
+            "{} vs {p2}",
+            p.value()
+        );
+        assert_eq!(opt.steps(&p), 2);
+    }
+
+    #[test]
+    fn l2_and_decoupled_decay_differ() {
+        // With a zero gradient, Adam's L2 term is the whole gradient: it moves p by ~lr;
+        // AdamW only shrinks p by the factor (1 - lr wd).
+        let mut a = Param::new(t(&[2.0]));
+        let mut adam = Adam::new(AdamConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            ..Default::default()
+        })
+        .unwrap();
+        adam.update(&mut a, &t(&[0.0])).unwrap();
+        // g' = 0.5 * 2 = 1, first step moves by lr g'/(|g'| + eps)
+        assert!((a.value().item() - (2.0 - 0.1 / (1.0 + 1e-8))).abs() < 1e-15);
+
+        let mut w = Param::new(t(&[2.0]));
+        let mut adamw = AdamW::new(AdamWConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            ..Default::default()
+        })
+        .unwrap();
+        adamw.update(&mut w, &t(&[1.0])).unwrap();
+        // p (1 - lr wd) - lr g/(|g| + eps) = 1.9 - 0.1/(1 + 1e-8)
+        assert!((w.value().item() - (1.9 - 0.1 / (1.0 + 1e-8))).abs() < 1e-15);
+    }
+
+    #[test]
+    fn reset_restarts_the_bias_correction() {
+        let mut p = Param::new(t(&[0.0]));
+        let mut opt = Adam::new(AdamConfig::default()).unwrap();
+        opt.update(&mut p, &t(&[1.0])).unwrap();
+        opt.update(&mut p, &t(&[1.0])).unwrap();
+        assert_eq!(opt.steps(&p), 2);
+        opt.reset();
+        assert_eq!(opt.steps(&p), 0);
+        let before = p.value().item();
+        opt.update(&mut p, &t(&[1.0])).unwrap();
+        // A fresh first step moves by lr g/(|g|+eps), as at the start.
+        assert!((before - p.value().item() - 1e-3 / (1.0 + 1e-8)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn works_in_f32() {
+        let mut p = Param::new(Tensor::<f32>::from_vec(vec![1.0], &[1]).unwrap());
+        let mut opt = Adam::<f32>::new(AdamConfig {
+            lr: 0.5,
+            ..Default::default()
+        })
+        .unwrap();
+        opt.update(&mut p, &Tensor::from_vec(vec![4.0f32], &[1]).unwrap())
+            .unwrap();
+        assert!((p.value().item() - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rejects_bad_hyperparameters() {
+        let d = AdamConfig::default;
+        for (cfg, want) in [
+            (AdamConfig { lr: -1e-3, ..d() }, "`AdamConfig.lr` = -0.001"),
+            (
+                AdamConfig {
+                    lr: f64::NAN,
+                    ..d()
+                },
+                "`AdamConfig.lr` = NaN",
+            ),
+            (AdamConfig { beta1: 1.0, ..d() }, "`AdamConfig.beta1` = 1"),
+            (
+                AdamConfig { beta1: -0.5, ..d() },
+                "`AdamConfig.beta1` = -0.5",
+            ),
+            (AdamConfig { beta2: 1.5, ..d() }, "`AdamConfig.beta2` = 1.5"),
+            (AdamConfig { eps: 0.0, ..d() }, "`AdamConfig.eps` = 0"),
+            (
+                AdamConfig { eps: -1e-8, ..d() },
+                "`AdamConfig.eps` = -0.00000001",
+            ),
+            (
+                AdamConfig {
+                    weight_decay: -0.1,
+                    ..d()
+                },
+                "`AdamConfig.weight_decay` = -0.1",
+            ),
+        ] {
+            let err = Adam::<f64>::new(cfg).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig { .. }));
+            let msg = err.to_string();
+            assert!(msg.contains(want), "{msg}");
+            assert!(msg.contains("expected"), "{msg}");
+        }
+        let w = AdamWConfig::default;
+        for (cfg, want) in [
+            (AdamWConfig { lr: -1.0, ..w() }, "`AdamWConfig.lr` = -1"),
+            (AdamWConfig { beta2: 1.0, ..w() }, "`AdamWConfig.beta2` = 1"),
+            (AdamWConfig { eps: 0.0, ..w() }, "`AdamWConfig.eps` = 0"),
+            (
+                AdamWConfig {
+                    weight_decay: f64::INFINITY,
+                    ..w()
+                },
+                "`AdamWConfig.weight_decay` = inf",
+            ),
+        ] {
+            let msg = AdamW::<f32>::new(cfg).unwrap_err().to_string();
+            assert!(msg.contains(want), "{msg}");
+        }
+    }
+}
