@@ -19,7 +19,14 @@ use crate::recurrent::{
 };
 use crate::{Module, Param, RecurrentWeights, SequenceOutput};
 
-/// One GRU step (equations in the [module docs](self)): `h' = (1 - z) * n + z * h`.
+/// One GRU step, PyTorch's equations:
+///
+/// ```text
+/// [x_r, x_z, x_n] = x W_ih^T + b_ih          [h_r, h_z, h_n] = h W_hh^T + b_hh
+/// r = sigmoid(x_r + h_r),  z = sigmoid(x_z + h_z)
+/// n = tanh(x_n + r * h_n)                    (r scales W_hn h + b_hn: "reset after")
+/// h' = (1 - z) * n + z * h
+/// ```
 ///
 /// Parameters (PyTorch `nn.GRUCell` names): `weight_ih` `[3H, I]`, `weight_hh` `[3H, H]`,
 /// `bias_ih` `[3H]`, `bias_hh` `[3H]`, row blocks in gate order r, z, n; all initialised
@@ -85,7 +92,11 @@ impl<T: Float> GruCell<T> {
 }
 
 /// One step from the input part `xp = x W_ih^T + b_ih` `[B, 3H]`.
-fn gru_step<'t, T: Float>(w: &RecurrentWeights<'t, T>, xp: Var<'t, T>, h: Var<'t, T>) -> Var<'t, T> {
+fn gru_step<'t, T: Float>(
+    w: &RecurrentWeights<'t, T>,
+    xp: Var<'t, T>,
+    h: Var<'t, T>,
+) -> Var<'t, T> {
     let hidden = h.shape()[1];
     let hp = w.hidden_part(h);
     // r and z together: sigmoid of the first 2H columns of the sum.
@@ -234,8 +245,18 @@ mod tests {
         let (wi, wh) = (cell.weight_ih().value(), cell.weight_hh().value());
         let (bi, bh) = (cell.bias_ih().value(), cell.bias_hh().value());
         // separate input and hidden parts: the reset gate multiplies only the hidden part of n
-        let xpart = |row: usize| bi.get(&[row]) + (0..2).map(|k| wi.get(&[row, k]) * xv.get(&[0, k])).sum::<f64>();
-        let hpart = |row: usize| bh.get(&[row]) + (0..3).map(|k| wh.get(&[row, k]) * hv.get(&[0, k])).sum::<f64>();
+        let xpart = |row: usize| {
+            bi.get(&[row])
+                + (0..2)
+                    .map(|k| wi.get(&[row, k]) * xv.get(&[0, k]))
+                    .sum::<f64>()
+        };
+        let hpart = |row: usize| {
+            bh.get(&[row])
+                + (0..3)
+                    .map(|k| wh.get(&[row, k]) * hv.get(&[0, k]))
+                    .sum::<f64>()
+        };
         let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
         for j in 0..3 {
             let r = sig(xpart(j) + hpart(j));
@@ -247,11 +268,16 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "GruCell::step: input of shape [2, 5] does not match input_size 3: expected [batch, 3]")]
+    #[should_panic(
+        expected = "GruCell::step: input of shape [2, 5] does not match input_size 3: expected [batch, 3]"
+    )]
     fn a_wrong_input_size_panics() {
         let cell = GruCell::<f64>::new(3, 2);
         let tape = Tape::new();
-        cell.step(tape.constant(Tensor::zeros(&[2, 5])), cell.zero_state(&tape, 2));
+        cell.step(
+            tape.constant(Tensor::zeros(&[2, 5])),
+            cell.zero_state(&tape, 2),
+        );
     }
 
     #[test]

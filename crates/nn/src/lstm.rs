@@ -29,8 +29,14 @@ pub struct LstmState<'t, T: Float> {
     pub c: Var<'t, T>,
 }
 
-/// One LSTM step (equations in the [module docs](self)):
-/// `c' = f * c + i * g`, `h' = o * tanh(c')` with sigmoid gates `i, f, o` and tanh candidate `g`.
+/// One LSTM step:
+///
+/// ```text
+/// [a_i, a_f, a_g, a_o] = x W_ih^T + b_ih + h W_hh^T + b_hh     (one product per operand, 4H wide)
+/// i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
+/// c' = f * c + i * g
+/// h' = o * tanh(c')
+/// ```
 ///
 /// Parameters (PyTorch `nn.LSTMCell` names): `weight_ih` `[4H, I]`, `weight_hh` `[4H, H]`,
 /// `bias_ih` `[4H]`, `bias_hh` `[4H]`, row blocks in gate order i, f, g, o; all initialised
@@ -341,7 +347,10 @@ mod tests {
     fn forget_bias_survives_reseeding_and_only_touches_the_f_block() {
         let plain = Lstm::<f64>::new(3, 2).with_seed(8);
         let biased = Lstm::<f64>::new(3, 2).with_forget_bias(1.0).with_seed(8);
-        let (p, b) = (plain.bias_ih().value().to_vec(), biased.bias_ih().value().to_vec());
+        let (p, b) = (
+            plain.bias_ih().value().to_vec(),
+            biased.bias_ih().value().to_vec(),
+        );
         assert_eq!(&b[2..4], &[1.0, 1.0]);
         assert_eq!(&b[..2], &p[..2]);
         assert_eq!(&b[4..], &p[4..]);
@@ -350,7 +359,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "LstmCell::step: state c of shape [2, 3] does not match: expected [2, 2]")]
+    #[should_panic(
+        expected = "LstmCell::step: state c of shape [2, 3] does not match: expected [2, 2]"
+    )]
     fn a_wrong_cell_state_panics() {
         let cell = LstmCell::<f64>::new(3, 2);
         let tape = Tape::new();
@@ -369,8 +380,37 @@ mod tests {
     }
 
     #[test]
+    fn runs_in_f32_and_carries_the_state_on() {
+        // The snippet of docs/recurrent.md.
+        let lstm = Lstm::<f32>::new(3, 4).with_seed(42).with_forget_bias(1.0);
+        let tape = Tape::new();
+        let x = tape.constant(Tensor::randn(&[8, 20, 3], 0));
+        let out = lstm.forward_seq(x, None);
+        assert_eq!(out.output.shape().as_slice(), &[8, 20, 4]);
+        let next = lstm.forward_seq(
+            x,
+            Some(LstmState {
+                h: out.h_n,
+                c: out.c_n,
+            }),
+        );
+        assert_ne!(next.h_n.value(), out.h_n.value()); // a different start, a different end
+        let cell = lstm.cell();
+        let mut s = cell.zero_state(&tape, 8);
+        for t in 0..20 {
+            s = cell.step(x.narrow(1, t, 1).reshape(&[8, 3]), s);
+        }
+        // the cell unrolled by hand is the layer
+        let d = s.c.value().max_abs_diff(&out.c_n.value()).unwrap();
+        assert!(d < 1e-6, "{d}");
+        assert_eq!(lstm.forward(x).value(), out.output.value());
+    }
+
+    #[test]
     fn orthogonal_recurrent_blocks() {
-        let lstm = Lstm::<f64>::new(3, 4).with_orthogonal_recurrent(true).with_seed(1);
+        let lstm = Lstm::<f64>::new(3, 4)
+            .with_orthogonal_recurrent(true)
+            .with_seed(1);
         let w = lstm.weight_hh().value();
         for gate in 0..4 {
             for a in 0..4 {

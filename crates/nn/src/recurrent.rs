@@ -27,7 +27,7 @@ use crate::Param;
 /// let b = Lstm::<f64>::new(3, 4).with_seed(7);
 /// assert_eq!(a.weight_hh().value(), b.weight_hh().value()); // same seed, same weights
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecurrentConfig {
     /// Seed of the `StdRng` every parameter is drawn from. Default `0`.
     pub seed: u64,
@@ -36,15 +36,6 @@ pub struct RecurrentConfig {
     /// `nn.init.orthogonal_` applied per gate); otherwise it is drawn like the other parameters.
     /// Default `false` (PyTorch's default).
     pub orthogonal_recurrent: bool,
-}
-
-impl Default for RecurrentConfig {
-    fn default() -> Self {
-        RecurrentConfig {
-            seed: 0,
-            orthogonal_recurrent: false,
-        }
-    }
 }
 
 /// The four parameters of a recurrent cell on one tape, as `Var`s: the functional form of a cell,
@@ -77,10 +68,8 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
         let ok_ih = wi.len() == 2 && wi[0] % gates == 0 && wi[0] > 0;
         let hidden = if ok_ih { wi[0] / gates } else { 0 };
         let g = gates * hidden;
-        let ok = ok_ih
-            && wh.as_slice() == [g, hidden]
-            && bi.as_slice() == [g]
-            && bh.as_slice() == [g];
+        let ok =
+            ok_ih && wh.as_slice() == [g, hidden] && bi.as_slice() == [g] && bh.as_slice() == [g];
         assert!(
             ok,
             "{who}: weights of shapes weight_ih {:?}, weight_hh {:?}, bias_ih {:?}, bias_hh {:?} \
@@ -203,11 +192,8 @@ impl<T: Float> RecurrentParams<T> {
         let g = gates * hidden;
         let k = 1.0 / (hidden as f64).sqrt();
         let mut rng = StdRng::seed_from_u64(self.config.seed);
-        let mut uniform = |n: usize| -> Vec<f64> {
-            (0..n)
-                .map(|_| -k + 2.0 * k * rng.random::<f64>())
-                .collect()
-        };
+        let mut uniform =
+            |n: usize| -> Vec<f64> { (0..n).map(|_| -k + 2.0 * k * rng.random::<f64>()).collect() };
         let w_ih = uniform(g * input);
         let mut w_hh = uniform(g * hidden);
         let mut b_ih = uniform(g);
@@ -291,11 +277,11 @@ fn orthogonal(n: usize, rng: &mut StdRng) -> Vec<f64> {
             .collect();
         let mut full_rank = true;
         for j in 0..n {
-            for i in 0..j {
-                let d: f64 = (0..n).map(|r| cols[i][r] * cols[j][r]).sum();
-                for r in 0..n {
-                    cols[j][r] -= d * cols[i][r];
-                }
+            let (done, rest) = cols.split_at_mut(j);
+            let cj = &mut rest[0];
+            for qi in done.iter() {
+                let d: f64 = qi.iter().zip(cj.iter()).map(|(a, b)| a * b).sum();
+                cj.iter_mut().zip(qi).for_each(|(c, q)| *c -= d * q);
             }
             let norm = cols[j].iter().map(|v| v * v).sum::<f64>().sqrt();
             if norm < 1e-10 {
@@ -420,7 +406,12 @@ mod tests {
             assert!(t.value().data().iter().all(|v| v.abs() <= k));
         }
         // Spread: with 16*4*16 = 1024 draws the extremes come close to +-k.
-        let max = p.weight_hh.value().data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max = p
+            .weight_hh
+            .value()
+            .data()
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(max > 0.9 * k, "max |w| = {max}");
         let q = RecurrentParams::<f64>::new("Test", 4, 3, 16);
         assert_eq!(p.weight_ih.value(), q.weight_ih.value());

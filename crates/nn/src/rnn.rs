@@ -82,7 +82,11 @@ impl<T: Float> RnnCell<T> {
 }
 
 /// `h' = tanh(xp + h W_hh^T + b_hh)` where `xp = x W_ih^T + b_ih` is already computed.
-fn rnn_step<'t, T: Float>(w: &RecurrentWeights<'t, T>, xp: Var<'t, T>, h: Var<'t, T>) -> Var<'t, T> {
+fn rnn_step<'t, T: Float>(
+    w: &RecurrentWeights<'t, T>,
+    xp: Var<'t, T>,
+    h: Var<'t, T>,
+) -> Var<'t, T> {
     (xp + w.hidden_part(h)).tanh()
 }
 
@@ -189,7 +193,9 @@ impl<T: Float> Rnn<T> {
                 check_state(who, "h0", &h0.shape(), batch, hidden);
                 h0
             }
-            None => x.tape().constant(wengert_autograd::Tensor::zeros(&[batch, hidden])),
+            None => x
+                .tape()
+                .constant(wengert_autograd::Tensor::zeros(&[batch, hidden])),
         };
         // One matrix product for the input part of every step.
         let xp = w.input_part_seq(x, batch, steps);
@@ -239,11 +245,16 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "RnnCell::step: state h of shape [2, 3] does not match: expected [2, 2]")]
+    #[should_panic(
+        expected = "RnnCell::step: state h of shape [2, 3] does not match: expected [2, 2]"
+    )]
     fn a_wrong_state_panics() {
         let cell = RnnCell::<f64>::new(3, 2);
         let tape = Tape::new();
-        cell.step(tape.constant(Tensor::zeros(&[2, 3])), tape.constant(Tensor::zeros(&[2, 3])));
+        cell.step(
+            tape.constant(Tensor::zeros(&[2, 3])),
+            tape.constant(Tensor::zeros(&[2, 3])),
+        );
     }
 
     #[test]

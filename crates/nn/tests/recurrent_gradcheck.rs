@@ -24,7 +24,13 @@ const T: usize = 5;
 const I: usize = 3;
 
 /// Inputs: x, h0, [c0], weight_ih, weight_hh, bias_ih, bias_hh; values away from saturation.
-fn inputs(x_shape: &[usize], hidden: usize, gates: usize, with_c: bool, seed: u64) -> Vec<Tensor<f64>> {
+fn inputs(
+    x_shape: &[usize],
+    hidden: usize,
+    gates: usize,
+    with_c: bool,
+    seed: u64,
+) -> Vec<Tensor<f64>> {
     let mut v = vec![
         Tensor::rand_uniform(x_shape, -1.0, 1.0, seed),
         Tensor::rand_uniform(&[B, hidden], -0.8, 0.8, seed + 1),

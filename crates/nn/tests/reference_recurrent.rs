@@ -16,7 +16,10 @@ fn fixture(case: &str) -> HashMap<String, Tensor<f64>> {
     let dir = std::env::var_os("WENGERT_REFERENCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/reference"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/reference"
+            ))
         });
     let path = dir.join("layers.safetensors");
     let all = read_tensors::<f64>(&path)
@@ -26,7 +29,11 @@ fn fixture(case: &str) -> HashMap<String, Tensor<f64>> {
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|k| (k.to_string(), v)))
         .collect();
-    assert!(!map.is_empty(), "no `{prefix}*` tensors in {}", path.display());
+    assert!(
+        !map.is_empty(),
+        "no `{prefix}*` tensors in {}",
+        path.display()
+    );
     map
 }
 
@@ -145,7 +152,10 @@ fn the_same_parameters_load_through_the_safetensors_loader() {
         load_params(&mut m, &f, case);
         m
     };
-    let path = std::env::temp_dir().join(format!("wengert_ref_lstm_{}.safetensors", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "wengert_ref_lstm_{}.safetensors",
+        std::process::id()
+    ));
     wengert_nn::save(&src, &path).unwrap();
     let mut dst = Lstm::<f64>::new(input, hidden).with_seed(99);
     wengert_nn::load(&mut dst, &path).unwrap();
