@@ -8,10 +8,18 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod gru;
+mod lstm;
 mod module;
 mod param;
+mod recurrent;
+mod rnn;
 pub mod weights;
 
+pub use gru::{Gru, GruCell};
+pub use lstm::{Lstm, LstmCell, LstmOutput, LstmState};
 pub use module::Module;
 pub use param::Param;
+pub use recurrent::{RecurrentConfig, RecurrentWeights};
+pub use rnn::{Rnn, RnnCell, SequenceOutput};
 pub use weights::{load, save};
