@@ -22,6 +22,9 @@ fn shape_errors_point_at_the_calling_line() {
     let b = tape.var(Tensor::zeros(&[128, 10]));
     let c = tape.var(Tensor::zeros(&[3]));
     let idx = IndexTensor::from_vec(vec![99], &[1, 1]).unwrap();
+    let m = Tensor::zeros(&[2]);
+    // One case per line: each records the line it is written on.
+    #[rustfmt::skip]
     let cases: Vec<(u32, Box<dyn Fn()>)> = vec![
         (line!(), Box::new(|| { let _ = a.matmul(b); })),
         (line!(), Box::new(|| { let _ = a + c; })),
@@ -44,10 +47,7 @@ fn shape_errors_point_at_the_calling_line() {
         (line!(), Box::new(|| { let _ = a.transpose(0, 7); })),
         (line!(), Box::new(|| { let _ = a.split(1, &[1, 2]); })),
         (line!(), Box::new(|| { let _ = Var::stack(&[a, c], 0); })),
-        (
-            line!(),
-            Box::new(|| { let _ = Var::where_(&Tensor::zeros(&[2]), a, c; })),
-        ),
+        (line!(), Box::new(|| { let _ = Var::where_(&m, a, c); })),
         (line!(), Box::new(|| { let _ = a.chunk(0, 1); })),
         (line!(), Box::new(|| { let _ = a.argmax(3, false); })),
         (line!(), Box::new(|| { let _ = a.gather(0, &idx); })),
