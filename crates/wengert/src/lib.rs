@@ -13,6 +13,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod datasets;
+pub mod plot;
+pub mod train;
+
 pub use wengert_autograd as autograd;
 pub use wengert_autograd::{Error, check};
 pub use wengert_nn as nn;

@@ -1,0 +1,1 @@
+//! A Keras-like training loop: `fit` and `evaluate`.
