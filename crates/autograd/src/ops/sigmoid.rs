@@ -24,10 +24,35 @@ impl<T: Float> Op<T> for Sigmoid {
         x[0].map(sigmoid)
     }
 
-    // dy/dx = s (1 - s) with s = y
+    // dy/dx = s (1 - s) with s = y, fused into one op (one pass, one buffer).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
-        let y = cx.output();
-        [Some(cx.grad() * (y * y.rsub_scalar(T::ONE)))].into()
+        [Some(Operand::apply(SigmoidGrad, &[cx.grad(), cx.output()]))].into()
+    }
+}
+
+/// `z = g * y * (1 - y)`: sigmoid's backward as one elementwise op (one allocation instead of
+/// four, measured on LSTM gates), itself differentiable for higher orders.
+struct SigmoidGrad;
+
+impl<T: Float> Op<T> for SigmoidGrad {
+    fn name(&self) -> &'static str {
+        "sigmoid_grad"
+    }
+
+    fn forward(&self, x: &[&Tensor<T>]) -> Tensor<T> {
+        x[0].zip_map(x[1], "sigmoid_grad", |g, y| g * y * (T::ONE - y))
+    }
+
+    // dz/dg = y (1 - y) (this op again), dz/dy = g (1 - 2y)
+    fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
+        let (g, y, gz) = (cx.input(0), cx.input(1), cx.grad());
+        [
+            cx.grad_for(0, || Operand::apply(SigmoidGrad, &[gz, y])),
+            cx.grad_for(1, || {
+                gz * g * y.mul_scalar(-T::ONE - T::ONE).add_scalar(T::ONE)
+            }),
+        ]
+        .into()
     }
 }
 
@@ -91,6 +116,18 @@ mod tests {
         let dd = tape.grad(&[d], &[x])[0];
         let s = 1.0 / (1.0 + (-0.8f64).exp());
         assert!((dd.item() - s * (1.0 - s) * (1.0 - 2.0 * s)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn third_derivative_through_the_fused_backward() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::scalar(0.3));
+        // d3/dx3 sigmoid(x) = s (1 - s) (1 - 6s + 6s^2)
+        let d1 = tape.grad(&[x.sigmoid()], &[x])[0];
+        let d2 = tape.grad(&[d1], &[x])[0];
+        let d3 = tape.grad(&[d2], &[x])[0];
+        let s = 1.0 / (1.0 + (-0.3f64).exp());
+        assert!((d3.item() - s * (1.0 - s) * (1.0 - 6.0 * s + 6.0 * s * s)).abs() < 1e-14);
     }
 
     fn saturates<T: Float>() {
