@@ -5,9 +5,7 @@ use std::cell::RefCell;
 use wengert::nn::{Dense, Module, Param, Relu, Sequential, Tanh, loss};
 use wengert::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use wengert::prelude::*;
-use wengert::train::{
-    EvalStats, FitConfig, History, Loss, Targets, Verbosity, evaluate, fit,
-};
+use wengert::train::{EvalStats, FitConfig, History, Loss, Targets, Verbosity, evaluate, fit};
 
 /// `n` points in 3 Gaussian blobs (std 0.5) around (2, 0), (-1, 1.7), (-1, -1.7): separable.
 fn blobs(n: usize, seed: u64) -> (Tensor<f32>, Vec<usize>) {
@@ -73,7 +71,11 @@ fn mlp_learns_separable_blobs_with_validation() {
     let last = h.last().unwrap();
     assert!(last.accuracy.unwrap() > 0.95, "{}", h.to_json());
     assert!(last.val_accuracy.unwrap() > 0.95, "{}", h.to_json());
-    assert!(h.epochs.iter().all(|e| e.val_loss.is_some() && e.seconds >= 0.0));
+    assert!(
+        h.epochs
+            .iter()
+            .all(|e| e.val_loss.is_some() && e.seconds >= 0.0)
+    );
     // the validation metrics are those of the model at the end of the epoch
     let ev = evaluate(&mut model, Loss::CrossEntropy, &vx, &vy, 7).unwrap();
     assert!((ev.loss - last.val_loss.unwrap()).abs() < 1e-5);
@@ -97,7 +99,11 @@ fn no_validation_means_no_validation_metrics() {
     };
     let h = fit(&mut model, Loss::CrossEntropy, &mut opt, &x, y, config).unwrap();
     assert_eq!(h.epochs.len(), 2);
-    assert!(h.epochs.iter().all(|e| e.val_loss.is_none() && e.val_accuracy.is_none()));
+    assert!(
+        h.epochs
+            .iter()
+            .all(|e| e.val_loss.is_none() && e.val_accuracy.is_none())
+    );
     assert!(h.epochs.iter().all(|e| e.accuracy.is_some()));
 }
 
@@ -190,7 +196,10 @@ fn regression_with_mse_fits_a_line() {
     assert!(h.last().unwrap().loss < 1e-8, "{}", h.to_json());
     let w = model.params()[0].value().item();
     let b = model.params()[1].value().item();
-    assert!((w - 2.0).abs() < 1e-3 && (b + 1.0).abs() < 1e-3, "w {w} b {b}");
+    assert!(
+        (w - 2.0).abs() < 1e-3 && (b + 1.0).abs() < 1e-3,
+        "w {w} b {b}"
+    );
 }
 
 #[test]

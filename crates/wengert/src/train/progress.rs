@@ -148,15 +148,14 @@ pub(crate) fn render_bar(
     accuracy: Option<f64>,
     seconds: f64,
 ) -> String {
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
     let bar = if filled >= WIDTH {
         "=".repeat(WIDTH)
     } else {
-        format!(
-            "{}>{}",
-            "=".repeat(filled),
-            " ".repeat(WIDTH - filled - 1)
-        )
+        format!("{}>{}", "=".repeat(filled), " ".repeat(WIDTH - filled - 1))
     };
     let digits = total.to_string().len();
     let mut s = format!("epoch {epoch}/{epochs} [{bar}] {done:>digits$}/{total} loss {loss:.4}");
