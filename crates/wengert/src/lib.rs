@@ -24,6 +24,7 @@ pub use wengert_optim as optim;
 
 /// The names most programs need.
 pub mod prelude {
+    pub use crate::train::{FitConfig, History, Loss, Targets, Verbosity, evaluate, fit};
     pub use wengert_autograd::check::{CheckOptions, check_direction, gradcheck, gradgradcheck};
     pub use wengert_autograd::{
         BackwardContext, Error, Float, Grads, InputGrads, Op, Operand, Tape, Tensor, Var,
