@@ -98,6 +98,18 @@ fn build_model(seed: u64) -> Sequential<f32> {
         .add(Dense::new(128, 10).with_seed(2 * seed + 1))
 }
 
+/// CPU time (user + system, all threads) this process has used, in seconds, from
+/// `/proc/self/stat` (Linux, 100 clock ticks per second); `None` elsewhere. On a shared machine
+/// the wall-clock `train_seconds` grows with the load, this does not.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses): state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / 100.0)
+}
+
 /// Logits of `images` `[N, 28, 28]`, computed without recording gradients, in chunks.
 fn predict(model: &Sequential<f32>, images: &Tensor<f32>) -> Tensor<f32> {
     let n = images.shape()[0];
@@ -157,9 +169,11 @@ fn main() {
     // epoch's batches, as Keras's `fit` reports them.
     let mut history: Vec<(usize, f64, f64, f64)> = Vec::new();
     let mut train_seconds = 0.0;
+    let mut train_cpu_seconds = Some(0.0);
     let mut labels = Vec::with_capacity(args.batch_size);
     for epoch in 0..args.epochs {
         let start = Instant::now();
+        let cpu_start = process_cpu_seconds();
         let (mut loss_sum, mut hits) = (0.0f64, 0.0f64);
         for idx in batches.epoch(epoch as u64) {
             let x = take_rows(&data.train_images, idx);
@@ -178,6 +192,10 @@ fn main() {
             }
         }
         train_seconds += start.elapsed().as_secs_f64();
+        train_cpu_seconds = match (train_cpu_seconds, cpu_start, process_cpu_seconds()) {
+            (Some(total), Some(a), Some(b)) => Some(total + b - a),
+            _ => None,
+        };
         let test_acc = accuracy(&predict(&model, &data.test_images), &data.test_labels);
         let (loss, acc) = (loss_sum / n_train as f64, hits / n_train as f64);
         println!(
@@ -213,14 +231,10 @@ fn main() {
     let curve = |f: fn(&(usize, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
         history.iter().map(|h| (h.0 as f64, f(h))).collect()
     };
-    let curves = LineChart::new(
-        "Fashion-MNIST: training curves",
-        "epoch",
-        "loss / accuracy",
-    )
-    .series("train loss", &curve(|h| h.1))
-    .series("train accuracy", &curve(|h| h.2))
-    .series("test accuracy", &curve(|h| h.3));
+    let curves = LineChart::new("Fashion-MNIST: training curves", "epoch", "loss / accuracy")
+        .series("train loss", &curve(|h| h.1))
+        .series("train accuracy", &curve(|h| h.2))
+        .series("test accuracy", &curve(|h| h.3));
     let mut grid = ImageGrid::new(5);
     let pixels = data.test_images.data();
     for (i, (&p, &t)) in predicted.iter().zip(&data.test_labels).take(25).enumerate() {
@@ -234,8 +248,10 @@ fn main() {
     let json = format!(
         "{{\"example\":\"fashion_mnist\",\"test_accuracy\":{test_accuracy:.4},\
          \"train_accuracy\":{train_accuracy:.4},\"train_seconds\":{train_seconds:.3},\
+         \"train_cpu_seconds\":{},\
          \"n_train\":{n_train},\"n_test\":{n_test},\"epochs\":{},\"batch_size\":{},\"seed\":{},\
          \"final_train_loss\":{:.4}}}",
+        train_cpu_seconds.map_or("null".into(), |s| format!("{s:.2}")),
         args.epochs,
         args.batch_size,
         args.seed,
