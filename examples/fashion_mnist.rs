@@ -33,6 +33,11 @@ const USAGE: &str = "usage: fashion_mnist [--data DIR] [--train-prefix NAME] [--
   --batch-size N       examples per step (default 32)
   --seed N             seed of the initial weights and of the shuffling (default 0)";
 
+/// Short class names for the image captions (the grid's cells are about 100 pixels wide).
+const SHORT_NAMES: [&str; 10] = [
+    "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
+];
+
 struct Args {
     data: PathBuf,
     train_prefix: String,
@@ -242,7 +247,7 @@ fn main() {
             .iter()
             .map(|&v| f64::from(v))
             .collect();
-        let caption = format!("{} ({})", FASHION_CLASSES[p], FASHION_CLASSES[t]);
+        let caption = format!("{} ({})", SHORT_NAMES[p], SHORT_NAMES[t]);
         grid = grid.image(&img, cols, rows, &caption, p == t);
     }
     let json = format!(
