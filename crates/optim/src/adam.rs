@@ -115,20 +115,66 @@ impl<T: Float> AdamCore<T> {
         let eps = T::from_f64(h.eps);
         let l2 = T::from_f64(h.l2);
         let shrink = T::from_f64(1.0 - h.lr * h.decoupled);
-        let mut new = Vec::with_capacity(p.len());
-        for i in 0..p.len() {
-            let gi = if h.l2 != 0.0 { g[i] + l2 * p[i] } else { g[i] };
-            let pi = if h.decoupled != 0.0 {
-                p[i] * shrink
-            } else {
-                p[i]
-            };
-            s.m[i] = b1 * s.m[i] + one_b1 * gi;
-            s.v[i] = b2 * s.v[i] + one_b2 * gi * gi;
-            let denom = s.v[i].sqrt() / bias2_sqrt + eps;
-            new.push(pi - step_size * (s.m[i] / denom));
+        let c = Coefs {
+            b1,
+            b2,
+            one_b1,
+            one_b2,
+            bias2_sqrt,
+            step_size,
+            eps,
+            l2,
+            shrink,
+        };
+        let mut new = vec![T::ZERO; p.len()];
+        // The weight-decay branches are hoisted out of the loop (monomorphised), so that the
+        // loop has no branch and no bounds check and the compiler vectorises it.
+        match (h.l2 != 0.0, h.decoupled != 0.0) {
+            (false, false) => adam_loop::<T, false, false>(&c, p, g, &mut s.m, &mut s.v, &mut new),
+            (true, false) => adam_loop::<T, true, false>(&c, p, g, &mut s.m, &mut s.v, &mut new),
+            (false, true) => adam_loop::<T, false, true>(&c, p, g, &mut s.m, &mut s.v, &mut new),
+            (true, true) => adam_loop::<T, true, true>(&c, p, g, &mut s.m, &mut s.v, &mut new),
         }
         write(param, new)
+    }
+}
+
+/// Per-element constants of one Adam update, in the parameter's dtype.
+struct Coefs<T> {
+    b1: T,
+    b2: T,
+    one_b1: T,
+    one_b2: T,
+    bias2_sqrt: T,
+    step_size: T,
+    eps: T,
+    l2: T,
+    shrink: T,
+}
+
+/// The per-element Adam rule over whole slices (equal lengths), writing the new parameter values
+/// to `out`; `L2` adds `l2 p` to the gradient, `DECOUPLED` shrinks the parameter first.
+#[inline(always)]
+fn adam_loop<T: Float, const L2: bool, const DECOUPLED: bool>(
+    c: &Coefs<T>,
+    p: &[T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    out: &mut [T],
+) {
+    let it = out
+        .iter_mut()
+        .zip(p)
+        .zip(g)
+        .zip(m.iter_mut().zip(v.iter_mut()));
+    for (((o, &pi), &gi), (mi, vi)) in it {
+        let gi = if L2 { gi + c.l2 * pi } else { gi };
+        let pi = if DECOUPLED { pi * c.shrink } else { pi };
+        *mi = c.b1 * *mi + c.one_b1 * gi;
+        *vi = c.b2 * *vi + c.one_b2 * gi * gi;
+        let denom = vi.sqrt() / c.bias2_sqrt + c.eps;
+        *o = pi - c.step_size * (*mi / denom);
     }
 }
 
