@@ -1,51 +1,17 @@
 //! Elementwise minimum of two tensors with numpy broadcasting.
 
-use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
+use crate::tensor::shape::broadcast_shapes;
+use crate::{Float, Operand, Var};
 
-/// `y = min(a, b)`, elementwise, broadcasting.
-struct Minimum;
+// min(a, b) = -max(-a, -b) exactly (negation is exact), with the same NaN propagation and the
+// same even split of the gradient at ties, so `minimum` is a composite of `maximum` and `neg`.
 
-impl<T: Float> Op<T> for Minimum {
-    fn name(&self) -> &'static str {
-        "minimum"
-    }
-
-    // NaN in either operand propagates, as in PyTorch.
-    fn forward(&self, x: &[&Tensor<T>]) -> Tensor<T> {
-        x[0].zip_map(
-            x[1],
-            "minimum",
-            |a, b| if a.is_nan() || a <= b { a } else { b },
-        )
-    }
-
-    // dy/da = 1 where a < b, 1/2 at ties, else 0 (dy/db symmetrically): constant masks of the
-    // output's shape; sum_to undoes the broadcast of each operand.
-    fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
-        let (a, b, g) = (cx.input(0), cx.input(1), cx.grad());
-        let (va, vb) = (a.value(), b.value());
-        let half = T::from_f64(0.5);
-        let share = |x: T, y: T| {
-            if x < y {
-                T::ONE
-            } else if x == y {
-                half
-            } else {
-                T::ZERO
-            }
-        };
-        [
-            cx.grad_for(0, || {
-                let mask = va.zip_map(&vb, "minimum", share);
-                (g * a.constant_like(mask)).sum_to(&a.shape())
-            }),
-            cx.grad_for(1, || {
-                let mask = vb.zip_map(&va, "minimum", share);
-                (g * b.constant_like(mask)).sum_to(&b.shape())
-            }),
-        ]
-        .into()
-    }
+#[track_caller]
+fn check(a: &[usize], b: &[usize]) {
+    assert!(
+        broadcast_shapes(a, b).is_some(),
+        "minimum: shapes {a:?} and {b:?} do not broadcast"
+    );
 }
 
 impl<'t, T: Float> Var<'t, T> {
@@ -54,7 +20,7 @@ impl<'t, T: Float> Var<'t, T> {
     ///
     /// Derivative: the gradient goes to the smaller operand (`dy/da = 1` where `a < b`, else 0);
     /// at ties `a == b` it is split evenly, 1/2 to each, as in PyTorch (`torch.minimum`).
-    /// Summed over broadcast axes. The second derivative is 0.
+    /// Summed over broadcast axes. The second derivative is 0. Computed as `-max(-a, -b)`.
     ///
     /// ```
     /// use wengert_autograd::{Tape, Tensor};
@@ -73,7 +39,8 @@ impl<'t, T: Float> Var<'t, T> {
     #[track_caller]
     pub fn minimum(self, other: Var<'t, T>) -> Var<'t, T> {
         self.assert_same_tape(other, "minimum");
-        self.tape.apply(Minimum, &[self, other])
+        check(&self.shape(), &other.shape());
+        -((-self).maximum(-other))
     }
 }
 
@@ -81,7 +48,8 @@ impl<'t, T: Float> Operand<'t, T> {
     /// [`Var::minimum`] on operands.
     #[track_caller]
     pub fn minimum(&self, other: &Operand<'t, T>) -> Operand<'t, T> {
-        Operand::apply(Minimum, &[self, other])
+        check(&self.shape(), &other.shape());
+        -(-self).maximum(&-other)
     }
 }
 
