@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use wengert::datasets::text::{Corpus, Vocab, read_corpus, split};
 use wengert::nn::loss::cross_entropy;
-use wengert::nn::{Dense, Embedding, Lstm, LstmState, Module, Param};
+use wengert::nn::{Dense, Embedding, Lstm, LstmCell, LstmState, Module, Param};
 use wengert::optim::{Adam, AdamConfig, Optimizer, clip_grad_norm};
 use wengert::plot::LineChart;
 use wengert::prelude::*;
@@ -37,6 +37,8 @@ struct Args {
     steps: usize,
     hidden: usize,
     seed: u64,
+    checkpoints: usize,
+    whole_sequence: bool,
 }
 
 fn usage(msg: &str) -> ! {
@@ -46,7 +48,10 @@ fn usage(msg: &str) -> ! {
          --data FILE  text corpus (default data/text/shakespeare_tiny.txt)\n  \
          --steps N    training steps, batch 32 x 64 characters (default 1000)\n  \
          --hidden N   LSTM units (default 128)\n  \
-         --seed N     seed of the initialisation and of the batch sampling (default 0)"
+         --seed N     seed of the initialisation and of the batch sampling (default 0)\n  \
+         --checkpoints N  validation checkpoints during training (default 5; the last is\n                  \
+         always at the final step)\n  \
+         --forward-seq    run the LSTM as one Lstm::forward_seq call instead of unrolling its cell"
     );
     exit(2)
 }
@@ -57,11 +62,17 @@ fn parse_args() -> Args {
         steps: 1000,
         hidden: 128,
         seed: 0,
+        checkpoints: 5,
+        whole_sequence: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
             usage("help");
+        }
+        if flag == "--forward-seq" {
+            a.whole_sequence = true;
+            continue;
         }
         let Some(value) = it.next() else {
             usage(&format!("{flag} needs a value"))
@@ -75,6 +86,7 @@ fn parse_args() -> Args {
             "--steps" => a.steps = number(&value) as usize,
             "--hidden" => a.hidden = number(&value) as usize,
             "--seed" => a.seed = number(&value),
+            "--checkpoints" => a.checkpoints = number(&value) as usize,
             _ => usage(&format!("unknown flag {flag:?}")),
         }
     }
@@ -122,13 +134,43 @@ impl CharModel {
     }
 
     /// Logits `[B * T, vocab]` for the ids `[B, T]` (row-major), from the zero state.
-    fn logits<'t>(&self, tape: &'t Tape<f32>, ids: &[usize], batch: usize) -> Var<'t, f32> {
+    ///
+    /// With `whole_sequence`, the LSTM runs as one layer call, `Lstm::forward_seq` on the
+    /// embedded sequence `[B, T, 32]`. Otherwise (the default) the example unrolls the same
+    /// layer's cell by hand: one embedding lookup and one `LstmCell::step_with` per time step,
+    /// then the hidden states are stacked. Both compute the same function with the same
+    /// parameters; the unrolled form is faster at present because `forward_seq` slices each
+    /// step's input out of one `[B, T*4H]` product with `narrow`, whose backward pads every
+    /// slice back to the full `[B, T*4H]` (work quadratic in `T`).
+    fn logits<'t>(
+        &self,
+        tape: &'t Tape<f32>,
+        ids: &[usize],
+        batch: usize,
+        whole_sequence: bool,
+    ) -> Var<'t, f32> {
         let steps = ids.len() / batch;
-        let x = self.embed.forward_ids(tape, ids, &[batch, steps]); // [B, T, 32]
-        let h = self.lstm.forward_seq(x, None).output; // [B, T, H]
         let hidden = self.lstm.hidden_size();
-        let logits = self.head.forward(h.reshape(&[batch * steps, hidden]));
-        logits
+        let h = if whole_sequence {
+            let x = self.embed.forward_ids(tape, ids, &[batch, steps]); // [B, T, 32]
+            self.lstm.forward_seq(x, None).output // [B, T, H]
+        } else {
+            let weights = self.lstm.weights_on(tape);
+            let cell = self.lstm.cell();
+            let mut state = cell.zero_state(tape, batch);
+            let mut hs = Vec::with_capacity(steps);
+            let mut ids_t = vec![0; batch];
+            for t in 0..steps {
+                for (b, id) in ids_t.iter_mut().enumerate() {
+                    *id = ids[b * steps + t];
+                }
+                let x = self.embed.forward_ids(tape, &ids_t, &[batch]); // [B, 32]
+                state = LstmCell::step_with(&weights, x, state);
+                hs.push(state.h);
+            }
+            Var::stack(&hs, 1) // [B, T, H]
+        };
+        self.head.forward(h.reshape(&[batch * steps, hidden]))
     }
 
     fn params(&self) -> Vec<&Param<f32>> {
@@ -164,7 +206,7 @@ fn validation_bpc(model: &CharModel, valid: &[usize], batches: &[Vec<usize>]) ->
     for starts in batches {
         let (x, y) = windows(valid, starts);
         let tape = Tape::new();
-        let loss = tape.no_grad(|| cross_entropy(model.logits(&tape, &x, starts.len()), &y));
+        let loss = tape.no_grad(|| cross_entropy(model.logits(&tape, &x, starts.len(), false), &y));
         total += f64::from(loss.item());
     }
     total / batches.len() as f64 / std::f64::consts::LN_2
@@ -266,7 +308,7 @@ fn main() {
         .collect();
     let mut rng = Rng(args.seed);
 
-    let checkpoint_every = (args.steps / 5).max(1);
+    let checkpoint_every = (args.steps / args.checkpoints.max(1)).max(1);
     let mut train_curve = Vec::with_capacity(args.steps);
     let mut val_curve = vec![(0.0, validation_bpc(&model, valid, &val_batches))];
     println!("step 0: validation {:.3} bits/char", val_curve[0].1);
@@ -279,7 +321,7 @@ fn main() {
         let starts: Vec<usize> = (0..BATCH).map(|_| rng.below(train.len() - SEQ)).collect();
         let (x, y) = windows(train, &starts);
         tape.reset();
-        let loss = cross_entropy(model.logits(&tape, &x, BATCH), &y);
+        let loss = cross_entropy(model.logits(&tape, &x, BATCH, args.whole_sequence), &y);
         let loss_value = f64::from(loss.item());
         let grads = loss.backward();
         let (clipped, _norm) = clip_grad_norm(&model.params(), &grads, CLIP).unwrap_or_else(|e| {
