@@ -45,10 +45,10 @@ fn usage(msg: &str) -> ! {
     eprintln!("char_lstm: {msg}");
     eprintln!(
         "usage: char_lstm [--data FILE] [--steps N] [--hidden N] [--seed N]\n  \
-         --data FILE  text corpus (default data/text/shakespeare_tiny.txt)\n  \
-         --steps N    training steps, batch 32 x 64 characters (default 1000)\n  \
-         --hidden N   LSTM units (default 128)\n  \
-         --seed N     seed of the initialisation and of the batch sampling (default 0)\n  \
+         --data FILE      text corpus (default data/text/shakespeare_tiny.txt)\n  \
+         --steps N        training steps, batch 32 x 64 characters (default 1000)\n  \
+         --hidden N       LSTM units (default 128)\n  \
+         --seed N         seed of the initialisation and of the batch sampling (default 0)\n  \
          --checkpoints N  validation checkpoints during training (default 5; the last is\n                  \
          always at the final step)\n  \
          --forward-seq    run the LSTM as one Lstm::forward_seq call instead of unrolling its cell"
@@ -58,7 +58,11 @@ fn usage(msg: &str) -> ! {
 
 fn parse_args() -> Args {
     let mut a = Args {
-        data: concat!(env!("CARGO_MANIFEST_DIR"), "/../data/text/shakespeare_tiny.txt").into(),
+        data: concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../data/text/shakespeare_tiny.txt"
+        )
+        .into(),
         steps: 1000,
         hidden: 128,
         seed: 0,
@@ -78,8 +82,9 @@ fn parse_args() -> Args {
             usage(&format!("{flag} needs a value"))
         };
         let number = |v: &str| -> u64 {
-            v.parse()
-                .unwrap_or_else(|_| usage(&format!("{flag} takes a non-negative integer, got {v:?}")))
+            v.parse().unwrap_or_else(|_| {
+                usage(&format!("{flag} takes a non-negative integer, got {v:?}"))
+            })
         };
         match flag.as_str() {
             "--data" => a.data = value,
@@ -304,7 +309,11 @@ fn main() {
     // Fixed validation windows (the same at every checkpoint).
     let mut val_rng = Rng(0x5EED_0000 ^ args.seed);
     let val_batches: Vec<Vec<usize>> = (0..VAL_BATCHES)
-        .map(|_| (0..BATCH).map(|_| val_rng.below(valid.len() - SEQ)).collect())
+        .map(|_| {
+            (0..BATCH)
+                .map(|_| val_rng.below(valid.len() - SEQ))
+                .collect()
+        })
         .collect();
     let mut rng = Rng(args.seed);
 
@@ -404,9 +413,9 @@ fn main() {
         args.seed
     );
     let summary = format!(
-        "{{\"summary\":{json},\"val_curve\":{},\"sample\":{:?}}}\n",
+        "{{\"summary\":{json},\"val_curve\":{},\"sample\":{}}}\n",
         points_json(&val_curve),
-        format!("{PRIME}{text}")
+        json_string(&format!("{PRIME}{text}"))
     );
     let json_path = format!("{out_dir}/char_lstm.json");
     if let Err(e) = std::fs::write(&json_path, summary) {
@@ -418,6 +427,28 @@ fn main() {
 }
 
 fn points_json(points: &[(f64, f64)]) -> String {
-    let items: Vec<String> = points.iter().map(|(x, y)| format!("[{x},{y:.4}]")).collect();
+    let items: Vec<String> = points
+        .iter()
+        .map(|(x, y)| format!("[{x},{y:.4}]"))
+        .collect();
     format!("[{}]", items.join(","))
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

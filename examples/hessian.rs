@@ -72,7 +72,9 @@ const QUAD_N: usize = 5;
 fn quadratic_lse<'t>(x: Var<'t, f64>) -> Var<'t, f64> {
     let n = x.shape()[0];
     let a: Vec<f64> = matrix_a(n).concat();
-    let a = x.tape().constant(Tensor::from_vec(a, &[n, n]).unwrap_or_else(|e| panic!("{e}")));
+    let a = x
+        .tape()
+        .constant(Tensor::from_vec(a, &[n, n]).unwrap_or_else(|e| panic!("{e}")));
     let col = x.reshape(&[n, 1]);
     let quad = (col * a.matmul(col)).sum() * 0.5;
     quad + x.logsumexp(0, false)
@@ -176,7 +178,10 @@ fn main() {
         let mut hvp_err: f64 = 0.0;
         for seed in 0..4 {
             let v = Tensor::<f64>::randn(&[n], 100 + seed).to_vec();
-            hvp_err = hvp_err.max(max_abs_diff(&hvp(case.f, &case.x, &v), &mat_vec(&exact, &v)));
+            hvp_err = hvp_err.max(max_abs_diff(
+                &hvp(case.f, &case.x, &v),
+                &mat_vec(&exact, &v),
+            ));
         }
 
         // The full Hessian, row by row.

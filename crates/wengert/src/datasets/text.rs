@@ -194,7 +194,10 @@ mod tests {
 
     #[test]
     fn reads_the_bundled_shakespeare() {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/text/shakespeare_tiny.txt");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/text/shakespeare_tiny.txt"
+        );
         let c = read_corpus(p).unwrap();
         assert_eq!(c.ids.len(), 1_182_436); // plain ASCII: one character per byte
         assert_eq!(c.vocab.len(), 73);
