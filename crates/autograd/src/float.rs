@@ -127,8 +127,32 @@ fn strided_extent(rows: usize, cols: usize, rs: isize, cs: isize) -> usize {
     (rows - 1) * rs as usize + (cols - 1) * cs as usize + 1
 }
 
+/// `tanh` for f32 as a rational function (Eigen's `generic_fast_tanh_float`): branch-free, so
+/// the elementwise loops vectorise, and within 4.2e-7 of the exact value (about 3.5 ulp near 1),
+/// where glibc's scalar `tanhf` costs about 12 ns an element. f64 keeps the exact `tanh`
+/// (gradient checking runs in f64).
+#[inline]
+fn fast_tanh_f32(x: f32) -> f32 {
+    // Beyond +-7.9 the rational function is 1 to f32 precision.
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let mut p = -2.760_768_5e-16f32;
+    p = p * x2 + 2.000_187_9e-13;
+    p = p * x2 + -8.604_671_5e-11;
+    p = p * x2 + 5.122_297e-8;
+    p = p * x2 + 1.485_722_4e-5;
+    p = p * x2 + 6.372_619_3e-4;
+    p = p * x2 + 4.893_524_6e-3;
+    let mut q = 1.198_258_4e-6f32;
+    q = q * x2 + 1.185_347_1e-4;
+    q = q * x2 + 2.268_434_6e-3;
+    q = q * x2 + 4.893_525e-3;
+    // Tiny |x|: tanh x = x exactly in f32 (keeps tanh(-0) = -0 and the slope 1 at 0).
+    if x.abs() < 4e-4 { x } else { x * p / q }
+}
+
 macro_rules! impl_float {
-    ($t:ident, $dtype:expr, $gemm:path) => {
+    ($t:ident, $dtype:expr, $gemm:path, $tanh:expr) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -162,7 +186,7 @@ macro_rules! impl_float {
             }
             #[inline]
             fn tanh(self) -> Self {
-                $t::tanh(self)
+                $tanh(self)
             }
             #[inline]
             fn abs(self) -> Self {
@@ -239,5 +263,27 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, DType::F32, matrixmultiply::sgemm);
-impl_float!(f64, DType::F64, matrixmultiply::dgemm);
+impl_float!(f32, DType::F32, matrixmultiply::sgemm, fast_tanh_f32);
+impl_float!(f64, DType::F64, matrixmultiply::dgemm, f64::tanh);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_f32_tanh_is_within_half_a_microunit_of_tanh() {
+        let mut worst = 0.0f64;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 1e-4; // -20 .. 20
+            let exact = (x as f64).tanh();
+            let got = Float::tanh(x) as f64;
+            worst = worst.max((got - exact).abs());
+            assert_eq!(Float::tanh(-x), -Float::tanh(x), "odd at {x}");
+            assert!(got.abs() <= 1.0, "bounded at {x}");
+        }
+        assert!(worst < 5e-7, "worst abs error {worst}");
+        assert_eq!(Float::tanh(1e-6f32), 1e-6);
+        assert_eq!(Float::tanh(100.0f32), 1.0);
+        assert!(Float::tanh(f32::NAN).is_nan());
+    }
+}
