@@ -1,2 +1,3 @@
 //! Loaders for the small real datasets the examples train on. Every failure (a missing,
 //! truncated or malformed file) is an [`Error`](crate::Error) naming the file and what is wrong.
+pub mod digits;
