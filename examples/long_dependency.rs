@@ -1,19 +1,36 @@
 //! Can a recurrent network remember the first thing it saw? ("I grew up in Korea ... <many
 //! words> ... I speak fluent ___"). Each sequence starts with one of 4 answer symbols, followed
-//! by a gap of L random distractor symbols (4 more symbols, never an answer); after the last
-//! step a Dense head on the final hidden state must name the first symbol (chance: 25 %). The
-//! claim to test: a plain tanh RNN cannot carry the information across long gaps, an LSTM (and a
-//! GRU) can. The example trains `Rnn`, `Lstm` and `Gru` layers of the same hidden size, with the
-//! same optimizer (Adam, gradient norm clipped at 1), the same batch size and the same step
-//! budget, for every gap and several seeds, on freshly sampled batches; it measures accuracy on
-//! 512 held-out sequences every 50 steps and stops a run early once it reaches 99 %. It prints a
-//! table of accuracy per cell and gap (mean, spread over seeds, runs solved, steps to solve),
-//! writes `examples/output/long_dependency.svg` (accuracy vs gap) and
-//! `examples/output/long_dependency.json`, and ends with one JSON line.
+//! by a gap of L random distractor symbols (4 more symbols, never an answer), one-hot encoded;
+//! after the last step a Dense head on the final hidden state must name the first symbol
+//! (chance: 25 %), trained with cross-entropy. The claim to test: a plain tanh RNN cannot carry
+//! the information across long gaps, an LSTM (and a GRU) can.
+//!
+//! The example trains `Rnn`, `Lstm` and `Gru` layers of the same hidden size (32) with the same
+//! optimizer (Adam 5e-3, gradient norm clipped at 1), batch size (32) and step budget (at most
+//! 1000 steps, fresh random batches every step), for every gap and 3 seeds; it measures accuracy
+//! on 256 held-out sequences every 100 steps and stops a run early once it reaches 99 %. The
+//! cells: `RNN` (PyTorch's initialisation), `LSTM` (forget-gate bias 1, Keras's default), `GRU`
+//! (PyTorch's initialisation), and the same gated cells started with a stronger memory-gate bias
+//! of 3 (`LSTM b=3`: forget gate; `GRU b=3`: update gate), so that at the start they keep about
+//! 95 % of their state per step instead of 73 % (LSTM) or about 50 % (GRU).
+//!
+//! Two training regimes, both tested on sequences with a gap of exactly L: (1) training on gap
+//! exactly L, the task as stated (from the first step of training, the only evidence of the
+//! answer lies L steps back); (2) training on gaps drawn uniformly from `1..=L`, one per batch (as in
+//! text, where the same dependency occurs at many distances), so short sequences teach the cell
+//! to store the symbol and the question is whether it can then hold it for L steps.
+//!
+//! For each regime it prints a table of accuracy per cell and gap (mean, std and range over
+//! seeds, runs solved, mean steps to solve) and writes an SVG of mean accuracy vs gap per cell
+//! (`examples/output/long_dependency.svg`, `examples/output/long_dependency_mixed.svg`); all
+//! figures go to `examples/output/long_dependency.json`, and it ends with one JSON line. The
+//! default run takes about 2 minutes on 2 cores (runs are spread over `--threads` workers).
 //!
 //! Run: `cargo run --release -p examples --example long_dependency`
-//! (flags: `--gaps 5,10,20,40,80 --seeds 3 --steps 1500 --hidden 32 --batch 32 --lr 0.005
-//! --threads 2 --forget-bias 1`).
+//! (flags: `--gaps 5,10,20,40,80 --seeds 3 --steps 1000 --hidden 32 --batch 32 --lr 0.005
+//! --threads 2 --cells rnn,lstm,gru,lstm:3,gru:3 --train-gaps both`; `lstm:B` / `gru:B` set the
+//! forget / update gate bias, `lstm` alone is `lstm:1`; `--train-gaps fixed|mixed|both`, default
+//! both).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,8 +45,8 @@ use wengert::prelude::*;
 const ANSWERS: usize = 4;
 const DISTRACTORS: usize = 4;
 const VOCAB: usize = ANSWERS + DISTRACTORS;
-const TEST_SEQUENCES: usize = 512;
-const EVAL_EVERY: usize = 50;
+const TEST_SEQUENCES: usize = 256;
+const EVAL_EVERY: usize = 100;
 const SOLVED: f64 = 0.99;
 
 #[derive(Clone, Debug)]
@@ -41,8 +58,10 @@ struct Config {
     batch: usize,
     lr: f64,
     threads: usize,
-    forget_bias: f64,
     cells: Vec<CellKind>,
+    /// The training regimes to run: `false` trains on exactly `L`, `true` on gaps drawn
+    /// uniformly from `1..=L` (one per batch); both test at exactly `L`.
+    regimes: Vec<bool>,
 }
 
 impl Default for Config {
@@ -50,19 +69,26 @@ impl Default for Config {
         Config {
             gaps: vec![5, 10, 20, 40, 80],
             seeds: 3,
-            steps: 1500,
+            steps: 1000,
             hidden: 32,
             batch: 32,
             lr: 5e-3,
             threads: 2,
-            forget_bias: 1.0,
-            cells: CellKind::ALL.to_vec(),
+            cells: vec![
+                CellKind::Rnn,
+                CellKind::Lstm(1.0),
+                CellKind::Gru(None),
+                CellKind::Lstm(3.0),
+                CellKind::Gru(Some(3.0)),
+            ],
+            regimes: vec![false, true],
         }
     }
 }
 
 const USAGE: &str = "usage: long_dependency [--gaps 5,10,20,40,80] [--seeds N] [--steps N] \
-                     [--hidden N] [--batch N] [--lr X] [--threads N] [--forget-bias X] [--cells rnn,lstm,gru]";
+                     [--hidden N] [--batch N] [--lr X] [--threads N] [--train-gaps fixed|mixed|both] \
+                     [--cells rnn,lstm,gru,lstm:3,gru:3]";
 
 fn parse_args() -> Result<Config, String> {
     let mut c = Config::default();
@@ -97,24 +123,22 @@ fn parse_args() -> Result<Config, String> {
                     .filter(|x: &f64| *x > 0.0 && x.is_finite())
                     .ok_or_else(|| bad("a positive number"))?
             }
-            "--forget-bias" => {
-                c.forget_bias = value
-                    .parse()
-                    .ok()
-                    .filter(|x: &f64| x.is_finite())
-                    .ok_or_else(|| bad("a number"))?
+            "--train-gaps" => {
+                c.regimes = match value.as_str() {
+                    "fixed" => vec![false],
+                    "mixed" => vec![true],
+                    "both" => vec![false, true],
+                    _ => return Err(bad("fixed, mixed or both")),
+                }
             }
             "--cells" => {
                 c.cells = value
                     .split(',')
-                    .map(|s| match s.trim().to_lowercase().as_str() {
-                        "rnn" => Ok(CellKind::Rnn),
-                        "lstm" => Ok(CellKind::Lstm),
-                        "gru" => Ok(CellKind::Gru),
-                        _ => Err(()),
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| bad("a comma-separated list of rnn, lstm, gru"))?;
+                    .map(|s| CellKind::parse(s.trim()))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        bad("a comma-separated list of rnn, lstm, gru, lstm:B, gru:B (B a gate bias)")
+                    })?;
             }
             _ => return Err(format!("unknown flag {flag}")),
         }
@@ -166,20 +190,56 @@ fn make_batch(rng: &mut Rng, n: usize, gap: usize) -> (Tensor<f32>, Vec<usize>) 
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A recurrent cell and the initial bias of its memory gate.
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum CellKind {
+    /// A tanh RNN, PyTorch's initialisation.
     Rnn,
-    Lstm,
-    Gru,
+    /// An LSTM with this forget-gate bias (1 is Keras's default, `unit_forget_bias=True`).
+    Lstm(f64),
+    /// A GRU, PyTorch's initialisation, or with this bias on the update gate `z` (the gate that
+    /// keeps the old state: `h' = (1 - z) n + z h`).
+    Gru(Option<f64>),
 }
 
 impl CellKind {
-    const ALL: [CellKind; 3] = [CellKind::Rnn, CellKind::Lstm, CellKind::Gru];
-    fn name(self) -> &'static str {
+    /// `rnn`, `lstm` (forget bias 1), `lstm:B`, `gru`, `gru:B`.
+    fn parse(s: &str) -> Option<CellKind> {
+        let (name, bias) = match s.split_once(':') {
+            Some((n, b)) => (n, Some(b.parse::<f64>().ok().filter(|b| b.is_finite())?)),
+            None => (s, None),
+        };
+        match (name.to_lowercase().as_str(), bias) {
+            ("rnn", None) => Some(CellKind::Rnn),
+            ("lstm", b) => Some(CellKind::Lstm(b.unwrap_or(1.0))),
+            ("gru", b) => Some(CellKind::Gru(b)),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> String {
         match self {
-            CellKind::Rnn => "RNN",
-            CellKind::Lstm => "LSTM",
-            CellKind::Gru => "GRU",
+            CellKind::Rnn => "RNN".into(),
+            CellKind::Lstm(b) if b == 1.0 => "LSTM".into(),
+            CellKind::Lstm(b) => format!("LSTM b={b}"),
+            CellKind::Gru(None) => "GRU".into(),
+            CellKind::Gru(Some(b)) => format!("GRU b={b}"),
+        }
+    }
+
+    /// The name as a JSON key: `rnn`, `lstm`, `lstm_b3`, `gru`, `gru_b3`.
+    fn key(self) -> String {
+        self.name().to_lowercase().replace(" b=", "_b")
+    }
+
+    fn describe(self) -> String {
+        match self {
+            CellKind::Rnn => "RNN: tanh, PyTorch init".into(),
+            CellKind::Lstm(b) => format!("{}: forget-gate bias {b}", self.name()),
+            CellKind::Gru(None) => {
+                "GRU: PyTorch init (gate biases ~U(-1/sqrt(H), 1/sqrt(H)))".into()
+            }
+            CellKind::Gru(Some(b)) => format!("{}: update-gate bias {b}", self.name()),
         }
     }
 }
@@ -197,20 +257,24 @@ struct Model {
 }
 
 impl Model {
-    fn new(kind: CellKind, hidden: usize, seed: u64, forget_bias: f64) -> Model {
+    fn new(kind: CellKind, hidden: usize, seed: u64) -> Result<Model, Error> {
         let recurrent = match kind {
             CellKind::Rnn => Recurrent::Rnn(Rnn::new(VOCAB, hidden).with_seed(seed)),
-            CellKind::Lstm => Recurrent::Lstm(
-                Lstm::new(VOCAB, hidden)
-                    .with_seed(seed)
-                    .with_forget_bias(forget_bias),
-            ),
-            CellKind::Gru => Recurrent::Gru(Gru::new(VOCAB, hidden).with_seed(seed)),
+            CellKind::Lstm(b) => {
+                Recurrent::Lstm(Lstm::new(VOCAB, hidden).with_seed(seed).with_forget_bias(b))
+            }
+            CellKind::Gru(bias) => {
+                let mut gru = Gru::new(VOCAB, hidden).with_seed(seed);
+                if let Some(b) = bias {
+                    set_update_gate_bias(&mut gru, hidden, b)?;
+                }
+                Recurrent::Gru(gru)
+            }
         };
-        Model {
+        Ok(Model {
             recurrent,
             head: Dense::new(hidden, ANSWERS).with_seed(seed + 1000),
-        }
+        })
     }
 
     /// Logits `[B, ANSWERS]` from the final hidden state.
@@ -244,6 +308,24 @@ impl Model {
     }
 }
 
+/// Sets the update-gate slice (rows `H..2H`, gate order r, z, n) of `bias_ih` to `value` and
+/// that of `bias_hh` to 0, so `z` starts near `sigmoid(value)`: the GRU analogue of an LSTM's
+/// forget-gate bias.
+fn set_update_gate_bias(gru: &mut Gru<f32>, hidden: usize, value: f64) -> Result<(), Error> {
+    for (name, p) in gru.named_params_mut() {
+        let fill = match name.as_str() {
+            "bias_ih_l0" => value as f32,
+            "bias_hh_l0" => 0.0,
+            _ => continue,
+        };
+        let mut v = p.value().to_vec();
+        v[hidden..2 * hidden].fill(fill);
+        let shape = p.shape().to_vec();
+        p.set_value(Tensor::from_vec(v, &shape)?)?;
+    }
+    Ok(())
+}
+
 /// The outcome of one training run (one cell, one gap, one seed).
 #[derive(Clone, Debug)]
 struct RunResult {
@@ -257,9 +339,15 @@ struct RunResult {
     seconds: f64,
 }
 
-fn train_one(kind: CellKind, gap: usize, seed: u64, c: &Config) -> Result<RunResult, Error> {
+fn train_one(
+    kind: CellKind,
+    gap: usize,
+    seed: u64,
+    mixed: bool,
+    c: &Config,
+) -> Result<RunResult, Error> {
     let start = Instant::now();
-    let mut model = Model::new(kind, c.hidden, seed, c.forget_bias);
+    let mut model = Model::new(kind, c.hidden, seed)?;
     let mut opt = Adam::new(AdamConfig {
         lr: c.lr,
         ..Default::default()
@@ -275,7 +363,8 @@ fn train_one(kind: CellKind, gap: usize, seed: u64, c: &Config) -> Result<RunRes
     let mut steps_run = 0;
     for step in 1..=c.steps {
         tape.reset();
-        let (x, y) = make_batch(&mut train_rng, c.batch, gap);
+        let train_gap = if mixed { 1 + train_rng.below(gap) } else { gap };
+        let (x, y) = make_batch(&mut train_rng, c.batch, train_gap);
         let logits = model.forward(tape.constant(x));
         let grads = loss::cross_entropy(logits, &y).backward();
         let (clipped, _) = clip_grad_norm(&model.params(), &grads, 1.0)?;
@@ -325,12 +414,24 @@ fn main() {
     }
 }
 
-fn run(c: &Config) -> Result<(), Error> {
+/// What one training regime produced, for the JSON files.
+struct Regime {
+    /// `"fixed": {...}` per-cell, per-gap results.
+    results_json: String,
+    /// `"fixed": {"rnn": [means per gap], ...}`.
+    means_json: String,
+    seconds: f64,
+}
+
+fn run_regime(c: &Config, mixed: bool, out_dir: &str) -> Result<Regime, Error> {
+    let regime = if mixed { "mixed" } else { "fixed" };
     println!(
-        "Remember the first of {} symbols across a gap of L distractors; cells RNN/LSTM/GRU, \
-         hidden {}, Adam lr {}, batch {}, at most {} steps, seeds {}, gaps {:?}, LSTM forget \
-         bias {}",
-        ANSWERS, c.hidden, c.lr, c.batch, c.steps, c.seeds, c.gaps, c.forget_bias
+        "\n== training on gaps {} (testing at exactly L) ==",
+        if mixed {
+            "drawn uniformly from 1..=L, one per batch"
+        } else {
+            "of exactly L"
+        }
     );
     // Every (cell, gap, seed) run is independent: hand them to `threads` workers, longest
     // sequences first so the workers finish together.
@@ -355,10 +456,10 @@ fn run(c: &Config) -> Result<(), Error> {
                     let Some(&(kind, gap, seed)) = jobs.get(i) else {
                         break;
                     };
-                    match train_one(kind, gap, seed, c) {
+                    match train_one(kind, gap, seed, mixed, c) {
                         Ok(r) => {
                             println!(
-                                "[{:>6.1}s] {:<4} gap {:>3} seed {}: test accuracy {:.3} after \
+                                "[{:>6.1}s] {:<8} gap {:>3} seed {}: test accuracy {:.3} after \
                                  {} steps{} ({:.1}s)",
                                 start.elapsed().as_secs_f64(),
                                 r.kind.name(),
@@ -402,11 +503,15 @@ fn run(c: &Config) -> Result<(), Error> {
         c.seeds
     );
     println!(
-        "{:<5} {:>5} {:>16} {:>15} {:>7} {:>12}",
+        "{:<8} {:>5} {:>16} {:>15} {:>7} {:>12}",
         "cell", "gap", "accuracy", "[min, max]", "solved", "steps"
     );
     let mut chart = LineChart::new(
-        "Remembering the first symbol across a gap (mean over seeds)",
+        &format!(
+            "Remembering the first symbol: mean test accuracy of {} seeds, trained on {}",
+            c.seeds,
+            if mixed { "gaps 1..=L" } else { "gap L" }
+        ),
         "gap L (distractor symbols between the answer and the question)",
         "test accuracy",
     );
@@ -414,7 +519,6 @@ fn run(c: &Config) -> Result<(), Error> {
     let mut json_line_cells = Vec::new();
     for &kind in &c.cells {
         let mut mean_points = Vec::new();
-        let mut min_points = Vec::new();
         let mut json_gaps = Vec::new();
         let mut means = Vec::new();
         for &gap in &c.gaps {
@@ -437,7 +541,7 @@ fn run(c: &Config) -> Result<(), Error> {
                 )
             };
             println!(
-                "{:<5} {:>5} {:>8.3} +- {:.3} {:>15} {:>3}/{:<3} {:>12}",
+                "{:<8} {:>5} {:>8.3} +- {:.3} {:>15} {:>3}/{:<3} {:>12}",
                 kind.name(),
                 gap,
                 mean,
@@ -448,7 +552,6 @@ fn run(c: &Config) -> Result<(), Error> {
                 steps
             );
             mean_points.push((gap as f64, mean));
-            min_points.push((gap as f64, min));
             means.push(mean);
             json_gaps.push(format!(
                 "{{\"gap\":{gap},\"mean\":{mean:.4},\"std\":{std:.4},\"min\":{min:.4},\
@@ -464,17 +567,11 @@ fn run(c: &Config) -> Result<(), Error> {
                     .join(",")
             ));
         }
-        chart = chart
-            .series(&format!("{} mean", kind.name()), &mean_points)
-            .series(&format!("{} worst seed", kind.name()), &min_points);
-        json_cells.push(format!(
-            "\"{}\":[{}]",
-            kind.name().to_lowercase(),
-            json_gaps.join(",")
-        ));
+        chart = chart.series(&kind.name(), &mean_points);
+        json_cells.push(format!("\"{}\":[{}]", kind.key(), json_gaps.join(",")));
         json_line_cells.push(format!(
             "\"{}\":[{}]",
-            kind.name().to_lowercase(),
+            kind.key(),
             means
                 .iter()
                 .map(|m| format!("{m:.3}"))
@@ -489,22 +586,49 @@ fn run(c: &Config) -> Result<(), Error> {
         .collect();
     chart = chart.series("chance", &chance);
 
+    let svg = if mixed {
+        format!("{out_dir}/long_dependency_mixed.svg")
+    } else {
+        format!("{out_dir}/long_dependency.svg")
+    };
+    chart.save(&svg)?;
+    println!("wrote {svg}");
+    Ok(Regime {
+        results_json: format!("\"{regime}\":{{{}}}", json_cells.join(",")),
+        means_json: format!("\"{regime}\":{{{}}}", json_line_cells.join(",")),
+        seconds: total_seconds,
+    })
+}
+
+fn run(c: &Config) -> Result<(), Error> {
+    println!(
+        "Remember the first of {ANSWERS} symbols across a gap of L distractors; hidden {}, \
+         Adam lr {}, clip 1, batch {}, at most {} steps, seeds {}, gaps {:?}",
+        c.hidden, c.lr, c.batch, c.steps, c.seeds, c.gaps
+    );
+    for kind in &c.cells {
+        println!("  {}", kind.describe());
+    }
     let out_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/output");
     std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
         path: out_dir.into(),
         source,
     })?;
-    let svg = format!("{out_dir}/long_dependency.svg");
-    chart.save(&svg)?;
+    let mut regimes = Vec::new();
+    for &mixed in &c.regimes {
+        regimes.push(run_regime(c, mixed, out_dir)?);
+    }
+    let total_seconds: f64 = regimes.iter().map(|r| r.seconds).sum();
     let gaps_json = c
         .gaps
         .iter()
         .map(|g| g.to_string())
         .collect::<Vec<_>>()
         .join(",");
+    let join = |f: &dyn Fn(&Regime) -> &str| regimes.iter().map(f).collect::<Vec<_>>().join(",");
     let summary = format!(
         "{{\"example\":\"long_dependency\",\"answers\":{ANSWERS},\"distractors\":{DISTRACTORS},\
-         \"hidden\":{},\"batch\":{},\"lr\":{},\"max_steps\":{},\"seeds\":{},\"forget_bias\":{},\
+         \"hidden\":{},\"batch\":{},\"lr\":{},\"max_steps\":{},\"seeds\":{},\
          \"test_sequences\":{TEST_SEQUENCES},\"solved_threshold\":{SOLVED},\"gaps\":[{gaps_json}],\
          \"results\":{{{}}},\"total_seconds\":{total_seconds:.1}}}\n",
         c.hidden,
@@ -512,22 +636,21 @@ fn run(c: &Config) -> Result<(), Error> {
         c.lr,
         c.steps,
         c.seeds,
-        c.forget_bias,
-        json_cells.join(",")
+        join(&|r| &r.results_json)
     );
     let json_path = format!("{out_dir}/long_dependency.json");
     std::fs::write(&json_path, summary).map_err(|source| Error::Io {
         path: json_path.clone().into(),
         source,
     })?;
-    println!("\nwrote {svg} and {json_path}");
+    println!("wrote {json_path}");
     println!(
         "{{\"example\":\"long_dependency\",\"gaps\":[{gaps_json}],\"seeds\":{},\"max_steps\":{},\
          \"hidden\":{},\"mean_accuracy\":{{{}}},\"total_seconds\":{total_seconds:.1}}}",
         c.seeds,
         c.steps,
         c.hidden,
-        json_line_cells.join(",")
+        join(&|r| &r.means_json)
     );
     Ok(())
 }

@@ -1,24 +1,25 @@
 //! Overfitting on purpose, then two cures. A wide network, `64 -> Dense(512, relu) ->
 //! Dense(512, relu) -> Dense(10)` (about 300,000 weights), is trained on only 200 of the UCI
-//! digits for many epochs, and tested on the other 1,597: it memorises the training set (100 %
+//! digits for 100 epochs and tested on the other 1,597: it memorises the training set (100 %
 //! training accuracy, training loss near 0) while its test accuracy stalls and its test loss
-//! climbs. The same network from the same initial weights is then trained
+//! climbs back up. The same network from the same initial weights is then trained
 //!
 //! - with an L2 penalty: `loss + lambda * sum(w^2)` over the weight matrices
-//!   (`loss::l2_penalty`), and
+//!   (`loss::l2_penalty`, lambda 1e-4), and
 //! - with dropout after each hidden layer, keeping each unit with probability 0.7
 //!   (`Dropout::new(0.7)`; switched to evaluation mode, the identity, to measure accuracy).
 //!
-//! All three use Adam 1e-3, batch 32 and the same shuffles. The example prints per-epoch
-//! progress and a table of train and test accuracy and their gap for each, writes
-//! `examples/output/regularization.svg` (train and test accuracy per epoch),
-//! `examples/output/regularization_loss.svg` (train and test loss) and
-//! `examples/output/regularization.json`, and ends with one JSON line.
+//! All three use Adam 1e-3, batch 32 and the same shuffles, and the whole comparison is repeated
+//! for 3 seeds (each a different 200-image training subset and initialisation). The example
+//! prints per-epoch progress and a table of train and test accuracy and their gap for each
+//! (mean and spread over seeds), writes `examples/output/regularization.svg` (train and test
+//! accuracy per epoch, mean over seeds), `examples/output/regularization_loss.svg` (train and
+//! test loss) and `examples/output/regularization.json`, and ends with one JSON line.
 //!
 //! Run: `cargo run --release -p examples --example regularization`
 //! (flags: `--data FILE` (default the bundled `data/digits/digits.csv.gz`), `--n-train N` (200),
-//! `--epochs N` (150), `--lambda X` (L2 strength, 1e-3), `--keep X` (dropout keep probability,
-//! 0.7), `--seed N` (0)).
+//! `--epochs N` (100), `--lambda X` (L2 strength, 1e-4), `--keep X` (dropout keep probability,
+//! 0.7), `--seed N` (first seed, 0), `--seeds N` (3)).
 
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ use wengert::prelude::*;
 
 const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/digits/digits.csv.gz");
 const USAGE: &str = "usage: regularization [--data FILE] [--n-train N] [--epochs N] \
-                     [--lambda X] [--keep X] [--seed N]";
+                     [--lambda X] [--keep X] [--seed N] [--seeds N]";
 const WIDTH: usize = 512;
 const BATCH: usize = 32;
 
@@ -41,16 +42,18 @@ struct Config {
     lambda: f64,
     keep: f64,
     seed: u64,
+    seeds: u64,
 }
 
 fn parse_args() -> Result<Config, String> {
     let mut c = Config {
         data: DEFAULT_DATA.into(),
         n_train: 200,
-        epochs: 150,
-        lambda: 1e-3,
+        epochs: 100,
+        lambda: 1e-4,
         keep: 0.7,
         seed: 0,
+        seeds: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -78,6 +81,9 @@ fn parse_args() -> Result<Config, String> {
                     .ok_or_else(|| bad("a probability in (0, 1]"))?
             }
             "--seed" => c.seed = value.parse().map_err(|_| bad("a non-negative integer"))?,
+            "--seeds" => {
+                c.seeds = positive(&value).ok_or_else(|| bad("a positive integer"))? as u64
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -130,7 +136,6 @@ struct Curves {
 }
 
 struct Run {
-    name: &'static str,
     curves: Curves,
     seconds: f64,
 }
@@ -210,7 +215,6 @@ fn train(
         }
     }
     Ok(Run {
-        name,
         curves,
         seconds: start.elapsed().as_secs_f64(),
     })
@@ -244,6 +248,23 @@ fn main() {
     }
 }
 
+fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// The element-wise mean of several curves of the same length.
+fn mean_curve(curves: &[&[f64]]) -> Vec<f64> {
+    let n = curves.len() as f64;
+    (0..curves[0].len())
+        .map(|i| curves.iter().map(|c| c[i]).sum::<f64>() / n)
+        .collect()
+}
+
+const VARIANTS: [&str; 3] = ["no regularization", "L2", "dropout"];
+
 fn run(c: &Config) -> Result<(), Error> {
     let data = digits::load::<f32>(&c.data)?;
     if c.n_train >= data.len() {
@@ -254,66 +275,89 @@ fn run(c: &Config) -> Result<(), Error> {
         );
         std::process::exit(2);
     }
-    // A small random training subset; every other image is the test set.
-    let order = digits::shuffled(data.len(), c.seed);
-    let train_set = data.subset(&order[..c.n_train]);
-    let test_set = data.subset(&order[c.n_train..]);
     println!(
         "digits: {} training images, {} test images; network 64 -> {WIDTH} -> {WIDTH} -> 10; \
-         Adam 1e-3, batch {BATCH}, {} epochs; L2 lambda {}, dropout keep {}",
-        train_set.len(),
-        test_set.len(),
+         Adam 1e-3, batch {BATCH}, {} epochs; L2 lambda {}, dropout keep {}; {} seeds (each a \
+         different training subset and initialisation)",
+        c.n_train,
+        data.len() - c.n_train,
         c.epochs,
         c.lambda,
-        c.keep
+        c.keep,
+        c.seeds
     );
     let start = Instant::now();
-    let seed = c.seed + 1;
-    let runs = vec![
-        train(
-            "no regularization",
-            build_model(seed, None)?,
+    // runs[v][s]: variant v, seed s.
+    let mut runs: Vec<Vec<Run>> = VARIANTS.iter().map(|_| Vec::new()).collect();
+    for seed in c.seed..c.seed + c.seeds {
+        // A small random training subset; every other image is the test set.
+        let order = digits::shuffled(data.len(), seed);
+        let train_set = data.subset(&order[..c.n_train]);
+        let test_set = data.subset(&order[c.n_train..]);
+        eprintln!("seed {seed}:");
+        let init = seed + 1;
+        runs[0].push(train(
+            VARIANTS[0],
+            build_model(init, None)?,
             0.0,
             &train_set,
             &test_set,
             c,
-        )?,
-        train(
-            "L2",
-            build_model(seed, None)?,
+        )?);
+        runs[1].push(train(
+            VARIANTS[1],
+            build_model(init, None)?,
             c.lambda,
             &train_set,
             &test_set,
             c,
-        )?,
-        train(
-            "dropout",
-            build_model(seed, Some(c.keep))?,
+        )?);
+        runs[2].push(train(
+            VARIANTS[2],
+            build_model(init, Some(c.keep))?,
             0.0,
             &train_set,
             &test_set,
             c,
-        )?,
-    ];
+        )?);
+    }
     let total_seconds = start.elapsed().as_secs_f64();
 
-    println!("\nafter {} epochs:", c.epochs);
     println!(
-        "{:<18} {:>9} {:>9} {:>7} {:>10} {:>10} {:>9} {:>8}",
-        "run", "train acc", "test acc", "gap", "train loss", "test loss", "best test", "seconds"
+        "\nafter {} epochs, mean +- std over {} seeds (per seed: test accuracy):",
+        c.epochs, c.seeds
     );
-    for r in &runs {
+    println!(
+        "{:<18} {:>9} {:>16} {:>16} {:>10} {:>10} {:>9}  per seed",
+        "run", "train acc", "test acc", "gap", "train loss", "test loss", "best test"
+    );
+    let mut summaries = Vec::new();
+    for (v, name) in VARIANTS.iter().enumerate() {
+        let rs = &runs[v];
+        let pick = |f: &dyn Fn(&Run) -> f64| rs.iter().map(f).collect::<Vec<f64>>();
+        let (train_acc, _) = mean_std(&pick(&|r| r.train_accuracy()));
+        let tests = pick(&|r| r.test_accuracy());
+        let (test_acc, test_std) = mean_std(&tests);
+        let (gap, gap_std) = mean_std(&pick(&|r| r.gap()));
+        let (train_loss, _) = mean_std(&pick(&|r| Run::last(&r.curves.train_loss)));
+        let (test_loss, _) = mean_std(&pick(&|r| Run::last(&r.curves.test_loss)));
+        let (best, _) = mean_std(&pick(&|r| r.best_test()));
         println!(
-            "{:<18} {:>9.3} {:>9.3} {:>7.3} {:>10.4} {:>10.4} {:>9.3} {:>8.1}",
-            r.name,
-            r.train_accuracy(),
-            r.test_accuracy(),
-            r.gap(),
-            Run::last(&r.curves.train_loss),
-            Run::last(&r.curves.test_loss),
-            r.best_test(),
-            r.seconds
+            "{:<18} {:>9.3} {:>8.3} +- {:.3} {:>8.3} +- {:.3} {:>10.4} {:>10.4} {:>9.3}  {}",
+            name,
+            train_acc,
+            test_acc,
+            test_std,
+            gap,
+            gap_std,
+            train_loss,
+            test_loss,
+            best,
+            list(&tests)
         );
+        summaries.push((
+            train_acc, test_acc, test_std, gap, train_loss, test_loss, tests,
+        ));
     }
 
     let out_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/output");
@@ -323,86 +367,88 @@ fn run(c: &Config) -> Result<(), Error> {
     })?;
     let mut acc_chart = LineChart::new(
         &format!(
-            "{} digits, 64-{WIDTH}-{WIDTH}-10: train vs test accuracy",
-            c.n_train
+            "{} digits, 64-{WIDTH}-{WIDTH}-10: train vs test accuracy (mean of {} seeds)",
+            c.n_train, c.seeds
         ),
         "epoch",
         "accuracy",
     );
     let mut loss_chart = LineChart::new(
         &format!(
-            "{} digits, 64-{WIDTH}-{WIDTH}-10: train vs test loss",
-            c.n_train
+            "{} digits, 64-{WIDTH}-{WIDTH}-10: train vs test loss (mean of {} seeds)",
+            c.n_train, c.seeds
         ),
         "epoch",
         "cross-entropy (log scale)",
     )
     .log_y(true);
-    for r in &runs {
+    let mut curve_json = Vec::new();
+    for (v, name) in VARIANTS.iter().enumerate() {
+        let rs = &runs[v];
+        let avg = |f: &dyn Fn(&Run) -> &[f64]| mean_curve(&rs.iter().map(f).collect::<Vec<_>>());
+        let train_acc = avg(&|r| &r.curves.train_acc);
+        let test_acc = avg(&|r| &r.curves.test_acc);
+        let train_loss = avg(&|r| &r.curves.train_loss);
+        let test_loss = avg(&|r| &r.curves.test_loss);
         acc_chart = acc_chart
-            .series(&format!("{} train", r.name), &points(&r.curves.train_acc))
-            .series(&format!("{} test", r.name), &points(&r.curves.test_acc));
+            .series(&format!("{name} train"), &points(&train_acc))
+            .series(&format!("{name} test"), &points(&test_acc));
         loss_chart = loss_chart
-            .series(&format!("{} train", r.name), &points(&r.curves.train_loss))
-            .series(&format!("{} test", r.name), &points(&r.curves.test_loss));
+            .series(&format!("{name} train"), &points(&train_loss))
+            .series(&format!("{name} test"), &points(&test_loss));
+        let (tr, te, te_std, gap, trl, tel, tests) = &summaries[v];
+        curve_json.push(format!(
+            "{{\"name\":\"{name}\",\"train_accuracy\":{tr:.4},\"test_accuracy\":{te:.4},\
+             \"test_accuracy_std\":{te_std:.4},\"gap\":{gap:.4},\"train_loss\":{trl:.5},\
+             \"test_loss\":{tel:.5},\"test_accuracy_per_seed\":[{}],\"seconds\":[{}],\
+             \"mean_curves\":{{\"train_acc\":[{}],\"test_acc\":[{}],\"train_loss\":[{}],\
+             \"test_loss\":[{}]}}}}",
+            list(tests),
+            list(&rs.iter().map(|r| r.seconds).collect::<Vec<_>>()),
+            list(&train_acc),
+            list(&test_acc),
+            list(&train_loss),
+            list(&test_loss)
+        ));
     }
     let acc_svg = format!("{out_dir}/regularization.svg");
     acc_chart.save(&acc_svg)?;
     let loss_svg = format!("{out_dir}/regularization_loss.svg");
     loss_chart.save(&loss_svg)?;
     let json_path = format!("{out_dir}/regularization.json");
-    let run_json = |r: &Run| {
-        format!(
-            "{{\"name\":\"{}\",\"train_accuracy\":{:.4},\"test_accuracy\":{:.4},\"gap\":{:.4},\
-             \"best_test_accuracy\":{:.4},\"seconds\":{:.2},\"train_acc\":[{}],\"test_acc\":[{}],\
-             \"train_loss\":[{}],\"test_loss\":[{}]}}",
-            r.name,
-            r.train_accuracy(),
-            r.test_accuracy(),
-            r.gap(),
-            r.best_test(),
-            r.seconds,
-            list(&r.curves.train_acc),
-            list(&r.curves.test_acc),
-            list(&r.curves.train_loss),
-            list(&r.curves.test_loss)
-        )
-    };
     let summary = format!(
         "{{\"example\":\"regularization\",\"n_train\":{},\"n_test\":{},\"epochs\":{},\
-         \"lambda\":{},\"keep_prob\":{},\"seed\":{},\"runs\":[{}],\"total_seconds\":{total_seconds:.2}}}\n",
-        train_set.len(),
-        test_set.len(),
+         \"lambda\":{},\"keep_prob\":{},\"seeds\":{},\"runs\":[{}],\
+         \"total_seconds\":{total_seconds:.2}}}\n",
+        c.n_train,
+        data.len() - c.n_train,
         c.epochs,
         c.lambda,
         c.keep,
-        c.seed,
-        runs.iter().map(run_json).collect::<Vec<_>>().join(",")
+        c.seeds,
+        curve_json.join(",")
     );
     std::fs::write(&json_path, summary).map_err(|source| Error::Io {
         path: json_path.clone().into(),
         source,
     })?;
     println!("\nwrote {acc_svg}, {loss_svg} and {json_path}");
-    let key = |r: &Run| match r.name {
-        "no regularization" => "baseline",
-        other => other,
-    };
+    let keys = ["baseline", "l2", "dropout"];
     println!(
         "{{\"example\":\"regularization\",\"n_train\":{},\"n_test\":{},\"epochs\":{},\
-         \"lambda\":{},\"keep_prob\":{},{},\"total_seconds\":{total_seconds:.2}}}",
-        train_set.len(),
-        test_set.len(),
+         \"seeds\":{},\"lambda\":{},\"keep_prob\":{},{},\"total_seconds\":{total_seconds:.2}}}",
+        c.n_train,
+        data.len() - c.n_train,
         c.epochs,
+        c.seeds,
         c.lambda,
         c.keep,
-        runs.iter()
-            .map(|r| format!(
-                "\"{}\":{{\"train_accuracy\":{:.4},\"test_accuracy\":{:.4},\"gap\":{:.4}}}",
-                key(r),
-                r.train_accuracy(),
-                r.test_accuracy(),
-                r.gap()
+        summaries
+            .iter()
+            .zip(keys)
+            .map(|((tr, te, te_std, gap, ..), k)| format!(
+                "\"{k}\":{{\"train_accuracy\":{tr:.4},\"test_accuracy\":{te:.4},\
+                 \"test_accuracy_std\":{te_std:.4},\"gap\":{gap:.4}}}"
             ))
             .collect::<Vec<_>>()
             .join(",")
