@@ -220,7 +220,7 @@ impl CellKind {
     fn name(self) -> String {
         match self {
             CellKind::Rnn => "RNN".into(),
-            CellKind::Lstm(b) if b == 1.0 => "LSTM".into(),
+            CellKind::Lstm(1.0) => "LSTM".into(),
             CellKind::Lstm(b) => format!("LSTM b={b}"),
             CellKind::Gru(None) => "GRU".into(),
             CellKind::Gru(Some(b)) => format!("GRU b={b}"),

@@ -263,7 +263,7 @@ fn mean_curve(curves: &[&[f64]]) -> Vec<f64> {
         .collect()
 }
 
-const VARIANTS: [&str; 3] = ["no regularization", "L2", "dropout"];
+const VARIANTS: [&str; 3] = ["baseline", "L2", "dropout"];
 
 fn run(c: &Config) -> Result<(), Error> {
     let data = digits::load::<f32>(&c.data)?;
