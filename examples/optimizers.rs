@@ -10,7 +10,7 @@
 //!
 //! Learning rates: SGD and EMA momentum 0.1 (EMA momentum averages gradients rather than summing
 //! them, so its step has the same scale as SGD's and the same rate is the fair comparison; 0.1
-//! is the usual starting point for SGD on a small MLP, where 0.01 barely moves in this budget);
+//! is the usual starting point for plain SGD on a small MLP, untuned here);
 //! RMSprop and Adam 1e-3 (their usual default: they divide by the gradient's running RMS, so the
 //! step per weight is about lr whatever the gradient's scale). The batch-size runs all use Adam
 //! 1e-3, so only the batch size changes.
