@@ -132,6 +132,7 @@ fn strided_extent(rows: usize, cols: usize, rs: isize, cs: isize) -> usize {
 /// where glibc's scalar `tanhf` costs about 12 ns an element. f64 keeps the exact `tanh`
 /// (gradient checking runs in f64).
 #[inline]
+#[allow(clippy::excessive_precision)] // the coefficients as Eigen publishes them
 fn fast_tanh_f32(x: f32) -> f32 {
     // Beyond +-7.9 the rational function is 1 to f32 precision.
     let x = x.clamp(-7.905_311, 7.905_311);
