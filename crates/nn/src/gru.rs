@@ -199,12 +199,11 @@ impl<T: Float> Gru<T> {
             }
             None => x.tape().constant(Tensor::zeros(&[batch, hidden])),
         };
-        // One matrix product for the input part of every step: [B, T*3H].
-        let xp = w.input_part_seq(x, batch, steps);
-        let g = 3 * hidden;
+        // The input part of every step, from a slice of the input (see `input_parts_seq`).
+        let xps = w.input_parts_seq(x, batch, steps);
         let mut hs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            h = gru_step(w, xp.narrow(1, t * g, g), h);
+        for xp in xps {
+            h = gru_step(w, xp, h);
             hs.push(h);
         }
         SequenceOutput {

@@ -270,12 +270,11 @@ impl<T: Float> Lstm<T> {
                 }
             }
         };
-        // One matrix product for the input part of every step: [B, T*4H].
-        let xp = w.input_part_seq(x, batch, steps);
-        let g = 4 * hidden;
+        // The input part of every step, from a slice of the input (see `input_parts_seq`).
+        let xps = w.input_parts_seq(x, batch, steps);
         let mut hs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            state = lstm_step(w, xp.narrow(1, t * g, g), state);
+        for xp in xps {
+            state = lstm_step(w, xp, state);
             hs.push(state.h);
         }
         LstmOutput {

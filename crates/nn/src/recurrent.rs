@@ -93,14 +93,21 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
         h.matmul_nt(self.weight_hh) + self.bias_hh
     }
 
-    /// The input projection of a whole sequence in one matrix product:
-    /// `x [B, T, I] -> x W_ih^T + b_ih` laid out as `[B, T*G*H]`, so that step `t` is the
-    /// column block `narrow(1, t*G*H, G*H)`.
-    pub(crate) fn input_part_seq(&self, x: Var<'t, T>, batch: usize, steps: usize) -> Var<'t, T> {
+    /// The input part of every step, `x_t W_ih^T + b_ih` `[B, G*H]` for `t` in `0..T`, from
+    /// `x` `[B, T, I]`. Each step slices `x` rather than one `[B, T*G*H]` projection of the whole
+    /// sequence: a slice's backward pads its gradient back to the whole sliced tensor, so slicing
+    /// the projection would cost `T` times its size in backward (quadratic in `T`), while slicing
+    /// the input costs `T` times the (smaller) input, and nothing at all when `x` is data.
+    pub(crate) fn input_parts_seq(
+        &self,
+        x: Var<'t, T>,
+        batch: usize,
+        steps: usize,
+    ) -> Vec<Var<'t, T>> {
         let input = x.shape()[2];
-        let g = self.weight_ih.shape()[0];
-        self.input_part(x.reshape(&[batch * steps, input]))
-            .reshape(&[batch, steps * g])
+        (0..steps)
+            .map(|t| self.input_part(x.narrow(1, t, 1).reshape(&[batch, input])))
+            .collect()
     }
 }
 

@@ -197,12 +197,12 @@ impl<T: Float> Rnn<T> {
                 .tape()
                 .constant(wengert_autograd::Tensor::zeros(&[batch, hidden])),
         };
-        // One matrix product for the input part of every step.
-        let xp = w.input_part_seq(x, batch, steps);
+        // The input part of every step, from a slice of the input (see `input_parts_seq`).
+        let xps = w.input_parts_seq(x, batch, steps);
         let mut hs = Vec::with_capacity(steps);
         for t in 0..steps {
             // G = 1: step t is the column block [t*H, (t+1)*H).
-            h = rnn_step(w, xp.narrow(1, t * hidden, hidden), h);
+            h = rnn_step(w, xps[t], h);
             hs.push(h);
         }
         SequenceOutput {
