@@ -200,9 +200,8 @@ impl<T: Float> Rnn<T> {
         // The input part of every step, from a slice of the input (see `input_parts_seq`).
         let xps = w.input_parts_seq(x, batch, steps);
         let mut hs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            // G = 1: step t is the column block [t*H, (t+1)*H).
-            h = rnn_step(w, xps[t], h);
+        for xp in xps {
+            h = rnn_step(w, xp, h);
             hs.push(h);
         }
         SequenceOutput {
