@@ -71,7 +71,12 @@ impl LineChart {
 
     /// Renders the chart: a 480 x 330 pixel plot area, widened on the right to fit the legend.
     pub fn to_svg(&self) -> String {
-        let longest = self.series.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+        let longest = self
+            .series
+            .iter()
+            .map(|(n, _)| n.chars().count())
+            .max()
+            .unwrap_or(0);
         let (left, right, top, bottom) = (70.0, 50.0 + 7.0 * longest as f64, 40.0, 50.0);
         let (w, h) = (left + 480.0 + right, 420.0);
         let ty = |y: f64| if self.log_y { y.log10() } else { y };
