@@ -23,6 +23,10 @@ use wengert::prelude::*;
 const N: usize = 1 << 22;
 const F32: u64 = 4;
 
+/// An op of one or two tensors, recorded on the inputs' tape.
+type Unary = for<'t> fn(Var<'t, f32>) -> Var<'t, f32>;
+type Binary = for<'t> fn(Var<'t, f32>, Var<'t, f32>) -> Var<'t, f32>;
+
 fn elementwise(c: &mut Criterion) {
     let a = Tensor::<f32>::randn(&[2048, 2048], 1);
     let b = Tensor::<f32>::randn(&[2048, 2048], 2);
@@ -34,9 +38,7 @@ fn elementwise(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
 
-    #[allow(clippy::type_complexity)]
-    let binary: [(&str, for<'t> fn(Var<'t, f32>, Var<'t, f32>) -> Var<'t, f32>); 2] =
-        [("add", |x, y| x + y), ("mul", |x, y| x * y)];
+    let binary: [(&str, Binary); 2] = [("add", |x, y| x + y), ("mul", |x, y| x * y)];
     group.throughput(Throughput::Bytes(3 * F32 * n));
     for (name, f) in binary {
         group.bench_function(name, |bch| {
@@ -48,7 +50,7 @@ fn elementwise(c: &mut Criterion) {
         });
     }
 
-    let unary: [(&str, fn(Var<'_, f32>) -> Var<'_, f32>); 3] = [
+    let unary: [(&str, Unary); 3] = [
         ("relu", |x| x.relu()),
         ("exp", |x| x.exp()),
         ("tanh", |x| x.tanh()),
@@ -63,7 +65,7 @@ fn elementwise(c: &mut Criterion) {
         });
     }
 
-    let reductions: [(&str, fn(Var<'_, f32>) -> Var<'_, f32>); 2] = [
+    let reductions: [(&str, Unary); 2] = [
         ("sum", |x| x.sum()),
         ("sum_axis", |x| x.sum_axis(-1, false)),
     ];

@@ -37,6 +37,9 @@ use benches::{
     matmul_fwdbwd, matmul_inputs, tanh_chain,
 };
 
+/// A W5 chain: input tensor to the input's gradient.
+type Chain = fn(&wengert::prelude::Tensor<f32>) -> f32;
+
 const USAGE: &str = "usage: compare [--threads 1,2] [--min-time SECONDS] [--only NAME,NAME]";
 
 struct Args {
@@ -192,7 +195,7 @@ fn worker(threads: usize, min_time: f64, only: &Option<Vec<String>>) {
         out("lstm", threads, timeit(t, || lstm.step()), "");
     }
     let x0 = chain_input();
-    let chains: [(&str, fn(&wengert::prelude::Tensor<f32>) -> f32); 2] = [
+    let chains: [(&str, Chain); 2] = [
         ("tape_overhead_1000ops", affine_chain),
         ("tape_tanh_1000ops", tanh_chain),
     ];
