@@ -1,11 +1,15 @@
-//! The standard workloads of `../shared/bench/WORKLOADS.md` (W1 matmul, W5 tape overhead) as plain
-//! functions, shared by the criterion benchmarks in `benches/` and by the profiling driver
-//! (`src/bin/tape_profile.rs`), plus the median timer behind the summary table each benchmark
-//! prints after criterion's own report. Results are in `docs/performance.md`.
+//! The standard workloads of `../shared/bench/WORKLOADS.md` (W1 matmul, W2/W3 MLP training steps,
+//! W4 LSTM training step, W5 tape overhead) as plain functions, shared by the criterion benchmarks
+//! in `benches/`, the comparison runner (`src/bin/compare.rs`) and the profiling driver
+//! (`src/bin/tape_profile.rs`), plus the median timer behind the summary tables. Results are in
+//! `docs/performance.md`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use wengert::nn::loss::cross_entropy;
+use wengert::nn::{Dense, Lstm, Module, Param};
+use wengert::optim::{Adam, AdamConfig, Optimizer};
 use wengert::prelude::*;
 
 /// Ops per W5 chain.
@@ -174,9 +178,143 @@ impl RawGemm {
     }
 }
 
+/// Integer class labels `0..10` for a batch (a fixed pseudo-random pattern).
+fn labels(batch: usize) -> Vec<usize> {
+    (0..batch).map(|i| (i * 7 + 3) % 10).collect()
+}
+
+/// The Adam of W2-W4: lr 1e-3, betas 0.9 / 0.999, eps 1e-8 (the defaults).
+fn adam() -> Adam<f32> {
+    Adam::new(AdamConfig::default()).expect("the default Adam configuration is valid")
+}
+
+/// W2 / W3: a two-layer MLP `x [batch, inputs] -> Dense(inputs, hidden) -> ReLU -> Dense(hidden,
+/// 10)`, softmax cross-entropy with integer labels, backward, Adam(1e-3). Model, optimizer, data
+/// and tape are built once; [`step`](MlpStep::step) is one full training step (the tape is
+/// `reset()` and reused, as a training loop does).
+pub struct MlpStep {
+    l1: Dense<f32>,
+    l2: Dense<f32>,
+    opt: Adam<f32>,
+    x: Tensor<f32>,
+    y: Vec<usize>,
+    tape: Tape<f32>,
+}
+
+impl MlpStep {
+    /// The model and data for the given sizes.
+    pub fn new(batch: usize, inputs: usize, hidden: usize) -> Self {
+        MlpStep {
+            l1: Dense::new(inputs, hidden).with_seed(1),
+            l2: Dense::new(hidden, 10).with_seed(2),
+            opt: adam(),
+            x: Tensor::randn(&[batch, inputs], 3),
+            y: labels(batch),
+            tape: Tape::new(),
+        }
+    }
+
+    /// W2 mlp_mnist: x [64, 784] -> 128 -> 10.
+    pub fn mnist() -> Self {
+        Self::new(64, 784, 128)
+    }
+
+    /// W3 mlp_digits: x [32, 64] -> 32 -> 10.
+    pub fn digits() -> Self {
+        Self::new(32, 64, 32)
+    }
+
+    /// One training step; returns the loss before the update.
+    pub fn step(&mut self) -> f32 {
+        self.tape.reset();
+        let tape = &self.tape;
+        let x = tape.constant(self.x.clone());
+        let logits = self.l2.forward(self.l1.forward(x).relu());
+        let loss = cross_entropy(logits, &self.y);
+        let value = loss.item();
+        let grads = loss.backward();
+        let mut params: Vec<&mut Param<f32>> = self.l1.params_mut();
+        params.extend(self.l2.params_mut());
+        self.opt
+            .step(&mut params, &grads)
+            .expect("finite gradients of a small MLP");
+        value
+    }
+}
+
+/// W4: one LSTM layer ([`Lstm`], batch 32, sequence 35, input 64, hidden 128) and a Dense(128,
+/// 10) head on the last hidden state, cross-entropy, backward, Adam(1e-3). Built once;
+/// [`step`](LstmStep::step) is one full training step on a reused tape.
+pub struct LstmStep {
+    lstm: Lstm<f32>,
+    head: Dense<f32>,
+    opt: Adam<f32>,
+    x: Tensor<f32>,
+    y: Vec<usize>,
+    tape: Tape<f32>,
+}
+
+impl Default for LstmStep {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LstmStep {
+    /// Batch, sequence length, input size, hidden size of W4.
+    pub const SIZES: (usize, usize, usize, usize) = (32, 35, 64, 128);
+
+    /// The model and data of W4.
+    pub fn new() -> Self {
+        let (batch, seq, input, hidden) = Self::SIZES;
+        LstmStep {
+            lstm: Lstm::new(input, hidden).with_seed(1),
+            head: Dense::new(hidden, 10).with_seed(2),
+            opt: adam(),
+            x: Tensor::randn(&[batch, seq, input], 3),
+            y: labels(batch),
+            tape: Tape::new(),
+        }
+    }
+
+    /// One training step; returns the loss before the update.
+    pub fn step(&mut self) -> f32 {
+        self.tape.reset();
+        let tape = &self.tape;
+        let x = tape.constant(self.x.clone());
+        let h = self.lstm.forward_seq(x, None).h_n;
+        let loss = cross_entropy(self.head.forward(h), &self.y);
+        let value = loss.item();
+        let grads = loss.backward();
+        let mut params: Vec<&mut Param<f32>> = self.lstm.params_mut();
+        params.extend(self.head.params_mut());
+        self.opt
+            .step(&mut params, &grads)
+            .expect("finite gradients of a small LSTM");
+        value
+    }
+}
+
 /// Median wall time of one call of `f`, in nanoseconds: a few warm-up calls, then calls timed one
 /// by one until both `min_time` has passed and `min_samples` calls were timed.
-pub fn median_ns<R>(min_time: Duration, min_samples: usize, mut f: impl FnMut() -> R) -> f64 {
+pub fn median_ns<R>(min_time: Duration, min_samples: usize, f: impl FnMut() -> R) -> f64 {
+    timings(min_time, min_samples, f).median_ns
+}
+
+/// Median and minimum wall time of single calls, and how many calls were timed.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Median of the timed calls, ns.
+    pub median_ns: f64,
+    /// Fastest timed call, ns.
+    pub min_ns: f64,
+    /// Number of timed calls.
+    pub iters: usize,
+}
+
+/// Times single calls of `f` as [`median_ns`] does (3 warm-up calls, then until both `min_time`
+/// and `min_samples` are reached), returning median, minimum and count.
+pub fn timings<R>(min_time: Duration, min_samples: usize, mut f: impl FnMut() -> R) -> Timing {
     for _ in 0..3 {
         black_box(f());
     }
@@ -188,7 +326,11 @@ pub fn median_ns<R>(min_time: Duration, min_samples: usize, mut f: impl FnMut() 
         samples.push(t.elapsed().as_nanos() as f64);
     }
     samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    Timing {
+        median_ns: samples[samples.len() / 2],
+        min_ns: samples[0],
+        iters: samples.len(),
+    }
 }
 
 /// Whether the benchmark binary runs for real: criterion's `--test` (from `cargo test --benches`)

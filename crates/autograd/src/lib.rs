@@ -33,6 +33,7 @@ mod operand;
 pub mod ops;
 mod tape;
 pub mod tensor;
+mod threads;
 mod var_operators;
 
 pub use backward::Grads;
@@ -42,3 +43,4 @@ pub use op::{BackwardContext, InputGrads, Op};
 pub use operand::Operand;
 pub use tape::{Tape, Var};
 pub use tensor::{IndexTensor, Shape, Tensor};
+pub use threads::{num_threads, set_num_threads};
