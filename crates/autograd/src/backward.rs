@@ -186,64 +186,68 @@ fn eager_sweep<T: Float>(
         };
         let all: &[crate::tape::Node<T>] = &nodes;
         let node = &all[i];
-        let Some(op) = node.op.as_ref() else {
+        let Some(op) = node.op.as_ref().map(|op| op.get()) else {
             if node.requires_grad {
                 leaves.push((i as NodeId, g));
             }
             continue;
         };
-        // Values are borrowed from the tape, not reference-counted: the rule only reads them.
-        let mut inputs: SmallVec<[Operand<'_, T>; 2]> = SmallVec::new();
-        let mut needs: SmallVec<[bool; 2]> = SmallVec::new();
-        let input_ids = node.inputs(&edges);
-        for &j in input_ids {
-            let input = &all[j as usize];
-            let Some(value) = input.value.as_ref() else {
-                return Err(freed_error(input.name(), input.location));
+        // Scoped so that the operands and the rule's result are dropped in place (a `drop(x)`
+        // call moves them: a `memcpy` per node on a scalar chain).
+        {
+            // Values are borrowed from the tape, not reference-counted: the rule only reads them.
+            let mut inputs: SmallVec<[Operand<'_, T>; 2]> = SmallVec::new();
+            let mut needs: SmallVec<[bool; 2]> = SmallVec::new();
+            let input_ids = node.inputs(&edges);
+            for &j in input_ids {
+                let input = &all[j as usize];
+                let Some(value) = input.value.as_ref() else {
+                    return Err(freed_error(input.name(), input.location));
+                };
+                inputs.push(Operand::borrowed(value));
+                needs.push(input.requires_grad);
+            }
+            let Some(out) = node.value.as_ref() else {
+                return Err(freed_error(node.name(), node.location));
             };
-            inputs.push(Operand::borrowed(value));
-            needs.push(input.requires_grad);
-        }
-        let Some(out) = node.value.as_ref() else {
-            return Err(freed_error(node.name(), node.location));
-        };
-        let (output, grad) = (Operand::borrowed(out), Operand::from(g));
-        let mut result = op.backward(&BackwardContext {
-            inputs: &inputs,
-            output: &output,
-            grad: &grad,
-            needs: &needs,
-        });
-        drop((output, grad, inputs));
-        if result.missing {
-            return Err(Error::NoBackward {
-                op: node.name(),
-                location: node.location.to_string(),
-            });
-        }
-        check_arity(result.grads.len(), node.name(), input_ids.len());
-        for k in 0..result.grads.len() {
-            let (Some(gk), true) = (result.grads[k].take(), needs[k]) else {
-                continue;
+            let mut result = {
+                let (output, grad) = (Operand::borrowed(out), Operand::from(g));
+                op.backward(&BackwardContext {
+                    inputs: &inputs,
+                    output: &output,
+                    grad: &grad,
+                    needs: &needs,
+                })
             };
-            let gk = gk.into_tensor();
-            let j = input_ids[k] as usize;
-            let want = all[j].value.as_ref().map_or(&[][..], |v| v.shape());
-            check_shape(node.name(), k, gk.shape(), want);
-            if anomaly && !gk.all_finite() {
-                return Err(Error::NonFinite {
-                    message: format!(
-                        "backward of `{}` (created at {}) produced a non-finite gradient for \
-                         input {k}: {}",
-                        node.name(),
-                        node.location,
-                        first_non_finite(&gk)
-                    ),
+            if result.is_missing() {
+                return Err(Error::NoBackward {
+                    op: node.name(),
+                    location: node.location.to_string(),
                 });
             }
-            accumulate(&mut grads[j], gk);
+            let slots = result.slots_mut();
+            check_arity(slots.len(), node.name(), input_ids.len());
+            for (k, slot) in slots.iter_mut().enumerate() {
+                let (Some(gk), true) = (slot.take(), needs[k]) else {
+                    continue;
+                };
+                let gk = gk.into_tensor();
+                let j = input_ids[k] as usize;
+                check_shape(node.name(), k, gk.shape(), inputs[k].eager_shape());
+                if anomaly && !gk.all_finite() {
+                    return Err(Error::NonFinite {
+                        message: format!(
+                            "backward of `{}` (created at {}) produced a non-finite gradient \
+                             for input {k}: {}",
+                            node.name(),
+                            node.location,
+                            first_non_finite(&gk)
+                        ),
+                    });
+                }
+                accumulate(&mut grads[j], gk);
+            }
         }
-        drop(result);
         if !retain && i != root_i {
             nodes[i].value = None;
         }
@@ -281,19 +285,35 @@ fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
 }
 
 #[track_caller]
+#[inline]
 fn check_arity(returned: usize, op: &str, inputs: usize) {
-    assert!(
-        returned == inputs,
-        "backward of `{op}` returned {returned} gradients for {inputs} inputs"
-    );
+    if returned != inputs {
+        arity_panic(returned, op, inputs);
+    }
+}
+
+#[cold]
+#[track_caller]
+fn arity_panic(returned: usize, op: &str, inputs: usize) -> ! {
+    panic!("backward of `{op}` returned {returned} gradients for {inputs} inputs")
 }
 
 #[track_caller]
+#[inline]
 fn check_shape(op: &str, k: usize, got: &[usize], want: &[usize]) {
-    assert!(
-        got.len() == want.len() && (got.is_empty() || got == want),
+    // Compared element by element: a slice `==` calls `memcmp`, which costs more than the
+    // comparison on the 1-4 axes of a typical shape.
+    if got.len() != want.len() || got.iter().zip(want).any(|(a, b)| a != b) {
+        shape_panic(op, k, got, want);
+    }
+}
+
+#[cold]
+#[track_caller]
+fn shape_panic(op: &str, k: usize, got: &[usize], want: &[usize]) -> ! {
+    panic!(
         "backward of `{op}` returned a gradient of shape {got:?} for input {k} of shape {want:?}"
-    );
+    )
 }
 
 impl<T: Float> Tape<T> {
@@ -442,14 +462,14 @@ impl<T: Float> Tape<T> {
                 id: i as NodeId,
             });
             let grad = Operand::from(g);
-            let result_grads = op.backward(&BackwardContext {
+            let mut result_grads = op.get().backward(&BackwardContext {
                 inputs: &inputs,
                 output: &output,
                 grad: &grad,
                 needs: &needs,
             });
             self.nodes.borrow_mut()[i].op = Some(op);
-            if result_grads.missing {
+            if result_grads.is_missing() {
                 panic!(
                     "{}",
                     Error::NoBackward {
@@ -458,9 +478,10 @@ impl<T: Float> Tape<T> {
                     }
                 );
             }
-            check_arity(result_grads.grads.len(), name, input_ids.len());
-            for (k, gk) in result_grads.grads.into_iter().enumerate() {
-                let (Some(gk), true) = (gk, needs[k]) else {
+            let slots = result_grads.slots_mut();
+            check_arity(slots.len(), name, input_ids.len());
+            for (k, gk) in slots.iter_mut().enumerate() {
+                let (Some(gk), true) = (gk.take(), needs[k]) else {
                     continue;
                 };
                 let gk = gk.to_var_on(self);

@@ -29,6 +29,7 @@ pub mod check;
 mod error;
 mod float;
 mod op;
+mod op_slot;
 mod operand;
 pub mod ops;
 mod tape;

@@ -1,7 +1,5 @@
 //! The [`Op`] trait: a differentiable primitive's forward on tensors and its backward rule.
 
-use smallvec::SmallVec;
-
 use crate::{Float, Operand, Tensor};
 
 /// A differentiable primitive: its forward on tensors and its backward (vector-Jacobian product)
@@ -112,17 +110,35 @@ impl<'a, 't, T: Float> BackwardContext<'a, 't, T> {
 }
 
 /// The gradients a backward rule returns, one per input, in input order (`None` = no gradient).
-pub struct InputGrads<'t, T: Float> {
-    pub(crate) grads: SmallVec<[Option<Operand<'t, T>>; 2]>,
-    pub(crate) missing: bool,
+pub struct InputGrads<'t, T: Float>(Slots<'t, T>);
+
+/// Ops with one or two inputs (nearly all) return their gradients without a heap allocation or
+/// a length field; the variants are written in place into the sweep's slot.
+enum Slots<'t, T: Float> {
+    Missing,
+    One([Option<Operand<'t, T>>; 1]),
+    Two([Option<Operand<'t, T>>; 2]),
+    Many(Vec<Option<Operand<'t, T>>>),
 }
 
 impl<'t, T: Float> InputGrads<'t, T> {
     /// Marks a rule that does not exist; see [`Op::backward`].
     pub fn missing() -> Self {
-        InputGrads {
-            grads: SmallVec::new(),
-            missing: true,
+        InputGrads(Slots::Missing)
+    }
+
+    /// Whether this marks a missing rule.
+    pub(crate) fn is_missing(&self) -> bool {
+        matches!(self.0, Slots::Missing)
+    }
+
+    /// The gradients, one per input, to be taken by the sweep.
+    pub(crate) fn slots_mut(&mut self) -> &mut [Option<Operand<'t, T>>] {
+        match &mut self.0 {
+            Slots::Missing => &mut [],
+            Slots::One(g) => g,
+            Slots::Two(g) => g,
+            Slots::Many(g) => g,
         }
     }
 }
@@ -130,22 +146,17 @@ impl<'t, T: Float> InputGrads<'t, T> {
 impl<'t, T: Float, const N: usize> From<[Option<Operand<'t, T>>; N]> for InputGrads<'t, T> {
     #[inline(always)]
     fn from(grads: [Option<Operand<'t, T>>; N]) -> Self {
-        let mut out = SmallVec::new();
-        for g in grads {
-            out.push(g);
-        }
-        InputGrads {
-            grads: out,
-            missing: false,
-        }
+        let mut it = grads.into_iter();
+        InputGrads(match N {
+            1 => Slots::One([it.next().flatten()]),
+            2 => Slots::Two([it.next().flatten(), it.next().flatten()]),
+            _ => Slots::Many(it.collect()),
+        })
     }
 }
 
 impl<'t, T: Float> FromIterator<Option<Operand<'t, T>>> for InputGrads<'t, T> {
     fn from_iter<I: IntoIterator<Item = Option<Operand<'t, T>>>>(iter: I) -> Self {
-        InputGrads {
-            grads: iter.into_iter().collect(),
-            missing: false,
-        }
+        InputGrads(Slots::Many(iter.into_iter().collect()))
     }
 }

@@ -101,9 +101,14 @@ impl<'t, T: Float> Operand<'t, T> {
             Repr::Var(v) => v.shape(),
             _ => self
                 .eager()
-                .map(|t| Shape::from_slice(t.shape()))
+                .map(|t| crate::tensor::shape::copy_shape(t.shape()))
                 .unwrap_or_default(),
         }
+    }
+
+    /// The shape of an eager operand without copying it (empty for a `Var`).
+    pub(crate) fn eager_shape(&self) -> &[usize] {
+        self.eager().map_or(&[], |t| t.shape())
     }
 
     /// Converts to an eager tensor (for a `Var`, its current value).

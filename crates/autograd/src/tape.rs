@@ -6,6 +6,7 @@ use std::panic::Location;
 
 use smallvec::SmallVec;
 
+use crate::op_slot::OpSlot;
 use crate::{Float, Op, Tensor};
 
 /// Index of a node on its tape. Creation order is a topological order.
@@ -15,7 +16,7 @@ pub(crate) struct Node<T: Float> {
     /// `None` once backward has freed it.
     pub(crate) value: Option<Tensor<T>>,
     /// `None` for leaves (and while `Tape::grad` runs this node's rule).
-    pub(crate) op: Option<Box<dyn Op<T>>>,
+    pub(crate) op: Option<OpSlot<T>>,
     /// This node's inputs are `tape.edges[first_input..first_input + n_inputs]`: kept out of
     /// the node so that a node stays small (it is moved on every push).
     pub(crate) first_input: u32,
@@ -28,7 +29,7 @@ impl<T: Float> Node<T> {
     /// The op's name, or `"var"` / `"constant"` for leaves.
     pub(crate) fn name(&self) -> &'static str {
         match &self.op {
-            Some(op) => op.name(),
+            Some(op) => op.get().name(),
             None if self.requires_grad => "var",
             None => "constant",
         }
@@ -216,7 +217,7 @@ impl<T: Float> Tape<T> {
         };
         self.push(Node {
             value: Some(value),
-            op: Some(Box::new(op)),
+            op: Some(OpSlot::new(op)),
             first_input,
             n_inputs: inputs.len() as u32,
             requires_grad,
@@ -311,7 +312,7 @@ impl<'t, T: Float> Var<'t, T> {
         let nodes = self.tape.nodes.borrow();
         let node = &nodes[self.id as usize];
         match &node.value {
-            Some(v) => crate::Shape::from_slice(v.shape()),
+            Some(v) => crate::tensor::shape::copy_shape(v.shape()),
             None => freed_panic("shape", node),
         }
     }

@@ -31,7 +31,10 @@ impl<T: Float> Tensor<T> {
     pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
         let n = self.numel();
         if n == 1 {
-            return Tensor::from_scalar_parts(Shape::from_slice(&self.shape), f(self.data()[0]));
+            return Tensor::from_scalar_parts(
+                crate::tensor::shape::copy_shape(&self.shape),
+                f(self.data()[0]),
+            );
         }
         let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
             self.data().iter().map(|&x| f(x)).collect()
@@ -43,7 +46,7 @@ impl<T: Float> Tensor<T> {
                 .for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &x)| *o = f(x)));
             out
         };
-        Tensor::from_parts(Shape::from_slice(&self.shape), data)
+        Tensor::from_parts(crate::tensor::shape::copy_shape(&self.shape), data)
     }
 
     /// Combines two tensors elementwise with numpy broadcasting; `op` names the caller in the
@@ -63,7 +66,7 @@ impl<T: Float> Tensor<T> {
             let n = a.numel();
             if n == 1 {
                 let v = f(a.data()[0], b.data()[0]);
-                return Tensor::from_scalar_parts(Shape::from_slice(&a.shape), v);
+                return Tensor::from_scalar_parts(crate::tensor::shape::copy_shape(&a.shape), v);
             }
             let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
                 a.data()
@@ -83,7 +86,7 @@ impl<T: Float> Tensor<T> {
                     });
                 out
             };
-            return Tensor::from_parts(Shape::from_slice(&a.shape), data);
+            return Tensor::from_parts(crate::tensor::shape::copy_shape(&a.shape), data);
         }
         let Some(out_shape) = broadcast_shapes(&a.shape, &b.shape) else {
             panic!(
@@ -171,7 +174,7 @@ impl<T: Float> Tensor<T> {
                 o.fill(d[oi]);
             }
         });
-        Tensor::from_parts(Shape::from_slice(shape), out)
+        Tensor::from_parts(crate::tensor::shape::copy_shape(shape), out)
     }
 
     /// Sums over the axes along which `shape` was broadcast to this tensor's shape: the reduction
@@ -209,7 +212,7 @@ impl<T: Float> Tensor<T> {
                     .for_each(|(o, &x)| *o += x);
             }
         });
-        Tensor::from_parts(Shape::from_slice(shape), out)
+        Tensor::from_parts(crate::tensor::shape::copy_shape(shape), out)
     }
 
     /// Copies the elements into the axis order `perm` (output axis `i` is input axis `perm[i]`).

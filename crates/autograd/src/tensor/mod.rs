@@ -36,7 +36,7 @@ impl<T: Copy> Clone for Tensor<T> {
     fn clone(&self) -> Self {
         Tensor {
             // `from_slice` copies the inline shape directly; `SmallVec::clone` goes through `extend`.
-            shape: Shape::from_slice(&self.shape),
+            shape: crate::tensor::shape::copy_shape(&self.shape),
             data: self.data.clone(),
         }
     }
@@ -94,7 +94,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         Ok(Tensor {
-            shape: Shape::from_slice(shape),
+            shape: crate::tensor::shape::copy_shape(shape),
             data: data.into(),
         })
     }
@@ -142,7 +142,7 @@ impl<T: Float> Tensor<T> {
     /// A tensor of the given shape with every element equal to `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
         Tensor {
-            shape: Shape::from_slice(shape),
+            shape: crate::tensor::shape::copy_shape(shape),
             data: Storage::Shared(std::iter::repeat_n(value, numel(shape)).collect()),
         }
     }
@@ -200,7 +200,7 @@ impl<T: Float> Tensor<T> {
         let mut rng = StdRng::seed_from_u64(seed);
         let (lo, hi) = (low.to_f64(), high.to_f64());
         Tensor {
-            shape: Shape::from_slice(shape),
+            shape: crate::tensor::shape::copy_shape(shape),
             data: Storage::Shared(
                 (0..numel(shape))
                     .map(|_| T::from_f64(lo + (hi - lo) * rng.random::<f64>()))
@@ -213,7 +213,7 @@ impl<T: Float> Tensor<T> {
     pub fn randn(shape: &[usize], seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         Tensor {
-            shape: Shape::from_slice(shape),
+            shape: crate::tensor::shape::copy_shape(shape),
             data: Storage::Shared(
                 (0..numel(shape))
                     .map(|_| T::from_f64(standard_normal(&mut rng)))
@@ -308,7 +308,7 @@ impl<T: Float> Tensor<T> {
             numel(shape)
         );
         Tensor {
-            shape: Shape::from_slice(shape),
+            shape: crate::tensor::shape::copy_shape(shape),
             data: self.data.clone(),
         }
     }
@@ -316,7 +316,7 @@ impl<T: Float> Tensor<T> {
     /// Converts every element to another float type.
     pub fn cast<U: Float>(&self) -> Tensor<U> {
         Tensor {
-            shape: Shape::from_slice(&self.shape),
+            shape: crate::tensor::shape::copy_shape(&self.shape),
             data: Storage::Shared(
                 self.data()
                     .iter()

@@ -5,6 +5,21 @@ use smallvec::SmallVec;
 /// A tensor shape: the length of each axis, outermost first. Inline up to 4 axes.
 pub type Shape = SmallVec<[usize; 4]>;
 
+/// A copy of `dims` as a [`Shape`]. Unlike `Shape::from_slice`, ranks up to 4 (inline) are
+/// copied without a call to `memcpy`: a tensor's shape is copied on every op, and on the scalar
+/// chains of a tape that call was a tenth of the time.
+#[inline]
+pub(crate) fn copy_shape(dims: &[usize]) -> Shape {
+    match *dims {
+        [] => Shape::new(),
+        [a] => Shape::from_buf_and_len([a, 0, 0, 0], 1),
+        [a, b] => Shape::from_buf_and_len([a, b, 0, 0], 2),
+        [a, b, c] => Shape::from_buf_and_len([a, b, c, 0], 3),
+        [a, b, c, d] => Shape::from_buf([a, b, c, d]),
+        _ => Shape::from_slice(dims),
+    }
+}
+
 /// Number of elements of a shape (1 for a scalar shape `[]`).
 #[inline]
 pub fn numel(shape: &[usize]) -> usize {
@@ -132,6 +147,16 @@ pub(crate) fn for_each_run<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_shape_copies_every_rank() {
+        for rank in 0..7 {
+            let dims: Vec<usize> = (2..2 + rank).collect();
+            let s = copy_shape(&dims);
+            assert_eq!(s.as_slice(), dims.as_slice(), "rank {rank}");
+            assert_eq!(s.spilled(), rank > 4);
+        }
+    }
 
     #[test]
     fn broadcasting_follows_numpy() {
