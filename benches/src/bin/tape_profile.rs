@@ -3,22 +3,48 @@
 //!
 //! `cargo build --release -p benches --bin tape_profile`, then e.g.
 //! `valgrind --tool=callgrind target/release/tape_profile affine 200`
-//! (arguments: `affine` or `tanh`, and the number of 1000-op chains; default `affine 200`).
+//! (arguments: `affine` or `tanh` and the number of 1000-op chains, default `affine 200`; or
+//! `digits`, `mnist` or `lstm` and the number of W3, W2 or W4 training steps).
 
 use std::hint::black_box;
 
-use benches::{affine_chain, chain_input, tanh_chain};
+use benches::{LstmStep, MlpStep, affine_chain, chain_input, tanh_chain};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("affine", String::as_str);
     let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
+    let step: Option<Box<dyn FnMut() -> f32>> = match which {
+        "digits" => Some(Box::new({
+            let mut s = MlpStep::digits();
+            move || s.step()
+        })),
+        "mnist" => Some(Box::new({
+            let mut s = MlpStep::mnist();
+            move || s.step()
+        })),
+        "lstm" => Some(Box::new({
+            let mut s = LstmStep::new();
+            move || s.step()
+        })),
+        _ => None,
+    };
+    if let Some(mut step) = step {
+        let mut acc = 0.0;
+        for _ in 0..reps {
+            acc += black_box(step());
+        }
+        println!("{which}: {reps} training steps, sum of losses {acc}");
+        return;
+    }
     let x0 = chain_input();
     let chain = match which {
         "affine" => affine_chain,
         "tanh" => tanh_chain,
         other => {
-            eprintln!("tape_profile: unknown chain `{other}`; use `affine` or `tanh`");
+            eprintln!(
+                "tape_profile: unknown workload `{other}`; use affine, tanh, digits, mnist or lstm"
+            );
             std::process::exit(2);
         }
     };

@@ -109,17 +109,31 @@ pub(super) fn arg_extremum<T: Float>(x: &Tensor<T>, axis: usize, kind: Extremum)
 /// `softmax = exp(x - m) / s` and `log_softmax = (x - m) - ln(s)`, all without overflow.
 pub(super) fn shifted_sum_exp<T: Float>(x: &Tensor<T>, axis: usize) -> Vec<(T, T)> {
     let d = x.data();
+    if let Some(len) = last_axis_len(x, axis) {
+        // Contiguous lanes (the usual softmax over classes): plain slices, no index arithmetic.
+        return d
+            .chunks_exact(len)
+            .map(|l| lane_stat(|| l.iter().copied()))
+            .collect();
+    }
     lanes(x, axis)
-        .map(|lane| {
-            let m = lane
-                .indices()
-                .map(|i| d[i])
-                .fold(T::NEG_INFINITY, |m, v| if v > m { v } else { m });
-            let m = if m.is_finite() { m } else { T::ZERO };
-            let s = lane.indices().map(|i| (d[i] - m).exp()).sum::<T>();
-            (m, s)
-        })
+        .map(|lane| lane_stat(|| lane.indices().map(|i| d[i])))
         .collect()
+}
+
+/// `(m, sum exp(x - m))` of one lane, read twice through `values`.
+#[inline]
+fn lane_stat<T: Float, I: Iterator<Item = T>>(values: impl Fn() -> I) -> (T, T) {
+    let m = values().fold(T::NEG_INFINITY, |m, v| if v > m { v } else { m });
+    let m = if m.is_finite() { m } else { T::ZERO };
+    (m, values().map(|v| (v - m).exp()).sum::<T>())
+}
+
+/// The lane length if `axis` is the last axis with a non-empty tensor, so that lanes are
+/// consecutive slices of that length.
+fn last_axis_len<T: Float>(x: &Tensor<T>, axis: usize) -> Option<usize> {
+    let len = x.shape()[axis];
+    (axis + 1 == x.ndim() && len > 0).then_some(len)
 }
 
 /// Builds a tensor of `x`'s shape by mapping each element with its lane's statistic:
@@ -131,6 +145,13 @@ pub(super) fn map_lanes<T: Float, S: Copy>(
     f: impl Fn(T, S) -> T,
 ) -> Tensor<T> {
     let d = x.data();
+    if let Some(len) = last_axis_len(x, axis) {
+        let mut out = Vec::with_capacity(d.len());
+        for (l, &s) in d.chunks_exact(len).zip(stats) {
+            out.extend(l.iter().map(|&v| f(v, s)));
+        }
+        return Tensor::from_vec(out, x.shape()).expect("one output element per input element");
+    }
     let mut out = vec![T::ZERO; d.len()];
     for (lane, &s) in lanes(x, axis).zip(stats) {
         for i in lane.indices() {
