@@ -72,6 +72,12 @@ impl<T: Float> Param<T> {
         Ok(())
     }
 
+    /// The elements, to update in place (optimizer steps); copied first if a tape or another
+    /// tensor still shares them (see [`Tensor::make_mut`]). The shape cannot change.
+    pub fn value_mut(&mut self) -> &mut [T] {
+        self.value.make_mut()
+    }
+
     /// Puts the parameter on `tape` as a leaf that requires grad. Calling it again on the same
     /// tape returns the same leaf, so a layer used at every time step has one gradient.
     #[track_caller]

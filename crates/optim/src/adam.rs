@@ -8,7 +8,7 @@ use wengert_nn::Param;
 
 use crate::Optimizer;
 use crate::config::{non_negative, positive, unit_interval};
-use crate::optimizer::{check_shapes, write};
+use crate::optimizer::check_shapes;
 
 /// Hyperparameters of [`Adam`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,12 +98,12 @@ impl<T: Float> AdamCore<T> {
     // PyTorch's single-tensor Adam, operation for operation: scalars (bias corrections, step
     // size) in f64, per-element arithmetic in T.
     fn update(&mut self, h: &Hyper, param: &mut Param<T>, grad: &Tensor<T>) -> Result<(), Error> {
-        let p = param.value().data();
+        let n = param.numel();
         let g = grad.data();
         let s = self.state.entry(param.id()).or_insert_with(|| Moments {
             step: 0,
-            m: vec![T::ZERO; p.len()],
-            v: vec![T::ZERO; p.len()],
+            m: vec![T::ZERO; n],
+            v: vec![T::ZERO; n],
         });
         s.step += 1;
         let t = s.step as f64;
@@ -126,16 +126,17 @@ impl<T: Float> AdamCore<T> {
             l2,
             shrink,
         };
-        let mut new = vec![T::ZERO; p.len()];
+        // In place: no new buffer once the step's tape has let go of the parameter.
+        let p = param.value_mut();
         // The weight-decay branches are hoisted out of the loop (monomorphised), so that the
         // loop has no branch and no bounds check and the compiler vectorises it.
         match (h.l2 != 0.0, h.decoupled != 0.0) {
-            (false, false) => adam_loop::<T, false, false>(&c, p, g, &mut s.m, &mut s.v, &mut new),
-            (true, false) => adam_loop::<T, true, false>(&c, p, g, &mut s.m, &mut s.v, &mut new),
-            (false, true) => adam_loop::<T, false, true>(&c, p, g, &mut s.m, &mut s.v, &mut new),
-            (true, true) => adam_loop::<T, true, true>(&c, p, g, &mut s.m, &mut s.v, &mut new),
+            (false, false) => adam_loop::<T, false, false>(&c, p, g, &mut s.m, &mut s.v),
+            (true, false) => adam_loop::<T, true, false>(&c, p, g, &mut s.m, &mut s.v),
+            (false, true) => adam_loop::<T, false, true>(&c, p, g, &mut s.m, &mut s.v),
+            (true, true) => adam_loop::<T, true, true>(&c, p, g, &mut s.m, &mut s.v),
         }
-        write(param, new)
+        Ok(())
     }
 }
 
@@ -152,29 +153,25 @@ struct Coefs<T> {
     shrink: T,
 }
 
-/// The per-element Adam rule over whole slices (equal lengths), writing the new parameter values
-/// to `out`; `L2` adds `l2 p` to the gradient, `DECOUPLED` shrinks the parameter first.
+/// The per-element Adam rule over whole slices (equal lengths), updating the parameter `p` in
+/// place; `L2` adds `l2 p` to the gradient, `DECOUPLED` shrinks the parameter first.
 #[inline(always)]
 fn adam_loop<T: Float, const L2: bool, const DECOUPLED: bool>(
     c: &Coefs<T>,
-    p: &[T],
+    p: &mut [T],
     g: &[T],
     m: &mut [T],
     v: &mut [T],
-    out: &mut [T],
 ) {
-    let it = out
-        .iter_mut()
-        .zip(p)
-        .zip(g)
-        .zip(m.iter_mut().zip(v.iter_mut()));
-    for (((o, &pi), &gi), (mi, vi)) in it {
+    let it = p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
+    for ((p, &gi), (mi, vi)) in it {
+        let pi = *p;
         let gi = if L2 { gi + c.l2 * pi } else { gi };
         let pi = if DECOUPLED { pi * c.shrink } else { pi };
         *mi = c.b1 * *mi + c.one_b1 * gi;
         *vi = c.b2 * *vi + c.one_b2 * gi * gi;
         let denom = vi.sqrt() / c.bias2_sqrt + c.eps;
-        *o = pi - c.step_size * (*mi / denom);
+        *p = pi - c.step_size * (*mi / denom);
     }
 }
 

@@ -8,7 +8,7 @@ use wengert_nn::Param;
 
 use crate::Optimizer;
 use crate::config::{non_negative, unit_interval};
-use crate::optimizer::{check_shapes, write};
+use crate::optimizer::check_shapes;
 
 /// Which momentum rule [`Momentum`] applies. With `g` the gradient (plus the L2 term) and `mu`
 /// the momentum:
@@ -116,14 +116,13 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
         let one_minus_mu = T::from_f64(1.0 - c.momentum);
         let wd = T::from_f64(c.weight_decay);
         let decay = c.weight_decay != 0.0;
-        let p = param.value().data();
         let g = grad.data();
         let first = !self.velocity.contains_key(&param.id());
         let v = self
             .velocity
             .entry(param.id())
-            .or_insert_with(|| vec![T::ZERO; p.len()]);
-        let mut new = Vec::with_capacity(p.len());
+            .or_insert_with(|| vec![T::ZERO; g.len()]);
+        let p = param.value_mut();
         for i in 0..p.len() {
             let gi = if decay { g[i] + wd * p[i] } else { g[i] };
             let step = match c.form {
@@ -140,9 +139,9 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
                     v[i]
                 }
             };
-            new.push(p[i] - lr * step);
+            p[i] -= lr * step;
         }
-        write(param, new)
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -144,9 +144,3 @@ pub(crate) fn check_shapes<T: Float>(name: &str, param: &Param<T>, grad: &Tensor
         param.shape()
     );
 }
-
-/// Replaces `param`'s value with `data` (same shape).
-pub(crate) fn write<T: Float>(param: &mut Param<T>, data: Vec<T>) -> Result<(), Error> {
-    let t = Tensor::from_vec(data, param.shape())?;
-    param.set_value(t)
-}

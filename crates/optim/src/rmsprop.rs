@@ -7,7 +7,7 @@ use wengert_nn::Param;
 
 use crate::Optimizer;
 use crate::config::{non_negative, positive, unit_interval};
-use crate::optimizer::{check_shapes, write};
+use crate::optimizer::check_shapes;
 
 /// Hyperparameters of [`RmsProp`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,20 +88,19 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
         let eps = T::from_f64(c.eps);
         let wd = T::from_f64(c.weight_decay);
         let decay = c.weight_decay != 0.0;
-        let p = param.value().data();
         let g = grad.data();
         let s = self
             .square_avg
             .entry(param.id())
-            .or_insert_with(|| vec![T::ZERO; p.len()]);
-        let mut new = Vec::with_capacity(p.len());
+            .or_insert_with(|| vec![T::ZERO; g.len()]);
+        let p = param.value_mut();
         for i in 0..p.len() {
             let gi = if decay { g[i] + wd * p[i] } else { g[i] };
             s[i] = rho * s[i] + one_minus_rho * gi * gi;
             // PyTorch's order: p + (-lr) * (g / (sqrt(s) + eps)).
-            new.push(p[i] - lr * (gi / (s[i].sqrt() + eps)));
+            p[i] -= lr * (gi / (s[i].sqrt() + eps));
         }
-        write(param, new)
+        Ok(())
     }
 
     fn reset(&mut self) {

@@ -7,7 +7,7 @@ use wengert_nn::Param;
 
 use crate::Optimizer;
 use crate::config::non_negative;
-use crate::optimizer::{check_shapes, write};
+use crate::optimizer::check_shapes;
 
 /// Hyperparameters of [`Sgd`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,17 +71,11 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         let lr = T::from_f64(self.config.lr);
         let wd = T::from_f64(self.config.weight_decay);
         let decay = self.config.weight_decay != 0.0;
-        let new: Vec<T> = param
-            .value()
-            .data()
-            .iter()
-            .zip(grad.data())
-            .map(|(&p, &g)| {
-                let g = if decay { g + wd * p } else { g };
-                p - lr * g
-            })
-            .collect();
-        write(param, new)
+        for (p, &g) in param.value_mut().iter_mut().zip(grad.data()) {
+            let g = if decay { g + wd * *p } else { g };
+            *p -= lr * g;
+        }
+        Ok(())
     }
 
     fn reset(&mut self) {}

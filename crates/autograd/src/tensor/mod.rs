@@ -254,6 +254,27 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// The elements for writing in place, copied first if another tensor shares the buffer
+    /// (copy-on-write, like `Arc::make_mut`): tensors that share storage never see the write.
+    /// Optimizers use it to update a parameter without allocating.
+    ///
+    /// ```
+    /// use wengert_autograd::Tensor;
+    /// let mut a = Tensor::<f32>::from_vec(vec![1.0, 2.0], &[2]).unwrap();
+    /// let b = a.clone(); // shares a's buffer
+    /// a.make_mut()[0] = 5.0; // copies first, so b is untouched
+    /// assert_eq!((a.to_vec(), b.to_vec()), (vec![5.0, 2.0], vec![1.0, 2.0]));
+    /// ```
+    pub fn make_mut(&mut self) -> &mut [T] {
+        if let Storage::Shared(a) = &mut self.data
+            && Arc::get_mut(a).is_none()
+        {
+            *a = Arc::from(&a[..]);
+        }
+        self.data_mut()
+            .expect("the buffer is unique after the copy")
+    }
+
     /// A copy of the elements in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
         self.data().to_vec()
