@@ -4,7 +4,8 @@
 //! `cargo build --release -p benches --bin tape_profile`, then e.g.
 //! `valgrind --tool=callgrind target/release/tape_profile affine 200`
 //! (arguments: `affine` or `tanh` and the number of 1000-op chains, default `affine 200`; or
-//! `digits`, `mnist` or `lstm` and the number of W3, W2 or W4 training steps).
+//! `digits`, `mnist` or `lstm` and the number of W3, W2 or W4 training steps; or `matmul1024` and
+//! the number of W1 forward + backward calls at n = 1024).
 
 use std::hint::black_box;
 
@@ -26,6 +27,13 @@ fn main() {
         "lstm" => Some(Box::new({
             let mut s = LstmStep::new();
             move || s.step()
+        })),
+        "matmul1024" => Some(Box::new({
+            let (a, b) = benches::matmul_inputs(1024);
+            move || {
+                let (da, db) = benches::matmul_fwdbwd(&a, &b);
+                da.data()[0] + db.data()[0]
+            }
         })),
         _ => None,
     };

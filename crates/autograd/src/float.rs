@@ -113,6 +113,20 @@ pub trait Float:
         beta: Self,
         c: (&mut [Self], isize, isize),
     );
+
+    /// `C = A B` into a row-major `m x n` buffer that may be uninitialised (the GEMM never reads
+    /// C when `beta = 0`, so fresh outputs skip the zero fill). Every element is written.
+    ///
+    /// # Panics
+    /// If a stride pattern would index outside of a slice, or `c` is not `m * n` long.
+    fn gemm_uninit(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: (&[Self], isize, isize),
+        b: (&[Self], isize, isize),
+        c: &mut [std::mem::MaybeUninit<Self>],
+    );
 }
 
 /// Largest offset + 1 that a strided `rows x cols` matrix touches.
@@ -257,6 +271,49 @@ macro_rules! impl_float {
                         c.0.as_mut_ptr(),
                         c.1,
                         c.2,
+                    )
+                }
+            }
+            fn gemm_uninit(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: (&[Self], isize, isize),
+                b: (&[Self], isize, isize),
+                c: &mut [std::mem::MaybeUninit<Self>],
+            ) {
+                assert!(
+                    strided_extent(m, k, a.1, a.2) <= a.0.len(),
+                    "gemm: A out of bounds"
+                );
+                assert!(
+                    strided_extent(k, n, b.1, b.2) <= b.0.len(),
+                    "gemm: B out of bounds"
+                );
+                assert_eq!(c.len(), m * n, "gemm: C is not m x n");
+                if m == 0 || n == 0 {
+                    return;
+                }
+                // SAFETY: as in `gemm` for A and B; C is exactly m x n, row-major (row stride n),
+                // borrowed mutably. With beta = 0 matrixmultiply never reads C ("If beta is zero,
+                // then C does not need to be initialized"), and it writes every element (also
+                // for k = 0), so uninitialised memory is never read and is initialised after.
+                unsafe {
+                    $gemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.0.as_ptr(),
+                        a.1,
+                        a.2,
+                        b.0.as_ptr(),
+                        b.1,
+                        b.2,
+                        0.0,
+                        c.as_mut_ptr() as *mut Self,
+                        n as isize,
+                        1,
                     )
                 }
             }

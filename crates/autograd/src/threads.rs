@@ -1,33 +1,27 @@
-//! How many threads the kernels use: rayon's global pool (large elementwise maps and reductions)
-//! and the GEMM (`matrixmultiply`).
+//! How many threads the kernels use: rayon's global pool runs both the large elementwise maps
+//! and reductions and the large matrix products.
 //!
-//! rayon's pool defaults to the number of logical CPUs (or `RAYON_NUM_THREADS`). The GEMM is
-//! currently built without `matrixmultiply`'s `threading` feature, so it runs on one thread: with
-//! the feature it split even the small products of an MLP or LSTM step and made them slower
-//! (fashion_mnist: 0.86 s instead of 0.62 s). When the feature is enabled, it reads
-//! `MATMUL_NUM_THREADS`, which [`set_num_threads`] sets.
+//! rayon's pool defaults to the number of logical CPUs (or `RAYON_NUM_THREADS`). The GEMM
+//! (`matrixmultiply`, single-threaded) is split by rows of the output across the same pool, so
+//! one setting controls everything.
 //!
 //! Small work stays on the calling thread whatever the setting: elementwise kernels split only
-//! above 32,768 elements (`PARALLEL_THRESHOLD` in `tensor/kernels.rs`), and
-//! the GEMM uses a second thread only when `m k + k n >= 32,768` (for `[m, k] @ [k, n]`; a 4th
-//! only above 65,536), so a scalar chain or a small MLP never pays for a thread hand-off.
+//! above 32,768 elements (`PARALLEL_THRESHOLD` in `tensor/kernels.rs`), and a product
+//! `[m, k] @ [k, n]` only when `m k n >= 2^23` and `m >= 32` (`GEMM_PARALLEL_MKN`), so a scalar
+//! chain, a small MLP or an LSTM step never pays for a thread hand-off. The calling thread
+//! computes one block of rows itself.
 
 use crate::Error;
 
-/// Sets the number of threads for rayon's global pool and for the GEMM, both to `n`.
+/// Sets the number of threads for rayon's global pool, which runs the large elementwise kernels,
+/// reductions and matrix products (PyTorch's `torch.set_num_threads`).
 ///
-/// Call it once, at the start of `main`, before any tensor work and before spawning threads:
+/// Call it once, at the start of `main`, before any tensor work: the pool can be built only once
+/// per process; if it already exists (an earlier call, or parallel work that built it with the
+/// default size) this returns an error and changes nothing.
 ///
-/// - rayon's global pool is built here with `n` threads (PyTorch's `torch.set_num_threads`). It
-///   can be built only once per process; if it already exists (an earlier call, or parallel work
-///   that built it with the default size) this returns an error and changes nothing.
-/// - the GEMM (`matrixmultiply`) reads its thread count once, from the environment variable
-///   `MATMUL_NUM_THREADS`, at the first matrix product of the process. This function sets that
-///   variable to `n` (replacing any value it had), so it takes effect only if no matrix product
-///   has run yet. `matrixmultiply` uses at most 4 threads; larger `n` gives it 4.
-///
-/// Without a call rayon's pool defaults to the number of cores (the GEMM is single-threaded in
-/// this build, see the module docs). [`num_threads`] reports the pool's size.
+/// Without a call the pool has one thread per logical CPU (or `RAYON_NUM_THREADS`).
+/// [`num_threads`] reports its size.
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] if `n` is 0 (`set_num_threads: n must be at least 1, got 0`) or the
@@ -58,11 +52,6 @@ pub fn set_num_threads(n: usize) -> Result<(), Error> {
             ),
         });
     }
-    // SAFETY: `set_var` is unsound only if another thread reads or writes the environment at the
-    // same time. The only threads this crate has started are the pool's workers, built just now
-    // and idle (rayon reads `RAYON_NUM_THREADS` on this thread, during `build_global`); the
-    // documented contract is a call at the start of `main`, before the program spawns threads.
-    unsafe { std::env::set_var("MATMUL_NUM_THREADS", n.to_string()) };
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Eager kernels shared by the ops: elementwise maps with broadcasting, reductions, copies along
 //! axes and batched GEMM. Work above [`PARALLEL_THRESHOLD`] elements is split across rayon's pool.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -262,6 +263,54 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+/// Products with fewer multiply-adds (`m k n`) than this (about 8.4 million: `n = 203` for a
+/// square product) stay on the calling thread. Waking a pool thread costs tens of microseconds on
+/// a virtual machine; splitting W2's `[64, 784] @ [784, 128]` (6.4 million) gained nothing and
+/// splitting W4's 1-2 million products lost 5-25 % (see `docs/performance.md`).
+pub const GEMM_PARALLEL_MKN: usize = 1 << 23;
+
+/// `C = A B` into the row-major `m x n` buffer `c` (uninitialised is fine; all of it is
+/// written). Large products are split by rows of C across rayon's pool, one block of rows per
+/// thread (each block a multiple of 16 rows, the GEMM kernel's tile), so every thread runs the
+/// single-threaded GEMM on its own rows: no shared packing buffers, no locks.
+fn gemm_into<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    c: &mut [MaybeUninit<T>],
+) {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || m * k * n < GEMM_PARALLEL_MKN || m < 32 {
+        T::gemm_uninit(m, k, n, a, b, c);
+        return;
+    }
+    let rows = m.div_ceil(threads).next_multiple_of(16);
+    let (data, ars, acs) = a;
+    let block = |i: usize, c: &mut [MaybeUninit<T>]| {
+        let r0 = i * rows;
+        T::gemm_uninit(
+            c.len() / n,
+            k,
+            n,
+            (&data[r0 * ars as usize..], ars, acs),
+            b,
+            c,
+        );
+    };
+    // The calling thread computes the first block itself while the pool takes the others: a
+    // caller outside the pool that handed all blocks over would sleep and wait to be woken.
+    let mut blocks = c.chunks_mut(rows * n).enumerate();
+    let (_, first) = blocks.next().expect("m >= 32 rows: at least one block");
+    rayon::in_place_scope(|s| {
+        for (i, c) in blocks {
+            s.spawn(move |_| block(i, c));
+        }
+        block(0, first);
+    });
+}
+
 /// Batched matrix product on the last two axes with broadcast batch axes:
 /// `C[..] = op(A[..]) op(B[..])` where `op` transposes when the flag is set.
 /// Panics (naming `matmul` and both shapes) on inner-dimension or batch mismatches.
@@ -302,8 +351,8 @@ pub(crate) fn batched_matmul<T: Float>(
     let nbatch = numel(&batch);
     let mut out_shape = batch.clone();
     out_shape.extend_from_slice(&[m, n]);
-    let mut out = zeroed(nbatch * m * n);
-    let c = unique_mut(&mut out);
+    let mut out = Arc::<[T]>::new_uninit_slice(nbatch * m * n);
+    let c = Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner");
     // Strides of the last two axes of each stored operand, swapped for a transposed use.
     let (ars, acs) = (sa[ra - 1] as isize, 1isize);
     let (ars, acs) = if ta { (acs, ars) } else { (ars, acs) };
@@ -311,16 +360,7 @@ pub(crate) fn batched_matmul<T: Float>(
     let (brs, bcs) = if tb { (bcs, brs) } else { (brs, bcs) };
     let (amat, bmat) = (m * k, k * n);
     if nbatch == 1 {
-        T::gemm(
-            m,
-            k,
-            n,
-            T::ONE,
-            (a.data(), ars, acs),
-            (b.data(), brs, bcs),
-            T::ZERO,
-            (c, n as isize, 1),
-        );
+        gemm_into(m, k, n, (a.data(), ars, acs), (b.data(), brs, bcs), c);
     } else {
         let ba = broadcast_strides(&sa[..ra - 2], &batch);
         let bb = broadcast_strides(&sb[..rb - 2], &batch);
@@ -335,20 +375,22 @@ pub(crate) fn batched_matmul<T: Float>(
                         (ob + j * ib) * bmat,
                         (oo + j * io) * m * n,
                     );
-                    T::gemm(
+                    gemm_into(
                         m,
                         k,
                         n,
-                        T::ONE,
                         (&a.data()[pa..pa + amat], ars, acs),
                         (&b.data()[pb..pb + bmat], brs, bcs),
-                        T::ZERO,
-                        (&mut c[pc..pc + m * n], n as isize, 1),
+                        &mut c[pc..pc + m * n],
                     );
                 }
             },
         );
     }
+    // SAFETY: every batch block `[pc, pc + m n)` of the `nbatch * m * n` buffer was written by
+    // `gemm_into` (the blocks tile the buffer: `oo` runs over all batch indices), and
+    // `gemm_into` initialises all of its `m x n` output.
+    let out = unsafe { out.assume_init() };
     Tensor::from_parts(out_shape, out)
 }
 
@@ -358,6 +400,52 @@ mod tests {
 
     fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
         Tensor::from_vec(v.to_vec(), s).unwrap()
+    }
+
+    /// `op(A) op(B)` by the textbook triple loop, for `[m, k]` / `[k, n]` after transposition.
+    fn naive(a: &Tensor<f64>, b: &Tensor<f64>, ta: bool, tb: bool) -> Vec<f64> {
+        let (sa, sb) = (a.shape(), b.shape());
+        let (m, k) = if ta { (sa[1], sa[0]) } else { (sa[0], sa[1]) };
+        let n = if tb { sb[0] } else { sb[1] };
+        let at = |i: usize, p: usize| if ta { a.get(&[p, i]) } else { a.get(&[i, p]) };
+        let bt = |p: usize, j: usize| if tb { b.get(&[j, p]) } else { b.get(&[p, j]) };
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn products_split_across_threads_equal_the_triple_loop() {
+        // m k n above GEMM_PARALLEL_MKN, m not a multiple of the 16-row blocks, every
+        // transposition: each block of rows must land in its place in the uninitialised output.
+        let (m, k, n) = (250, 260, 170);
+        assert!(m * k * n >= GEMM_PARALLEL_MKN);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = Tensor::<f64>::randn(&if ta { [k, m] } else { [m, k] }, 1);
+            let b = Tensor::<f64>::randn(&if tb { [n, k] } else { [k, n] }, 2);
+            let c = batched_matmul(&a, &b, ta, tb);
+            assert_eq!(c.shape(), &[m, n]);
+            let want = naive(&a, &b, ta, tb);
+            for (i, (x, y)) in c.data().iter().zip(&want).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-10 * (1.0 + y.abs()),
+                    "({ta}, {tb}) [{i}]: {x} vs {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_inner_dimension_gives_zeros_not_uninitialised_memory() {
+        let a = Tensor::<f64>::zeros(&[3, 0]);
+        let b = Tensor::<f64>::zeros(&[0, 4]);
+        let c = batched_matmul(&a, &b, false, false);
+        assert_eq!(c.shape(), &[3, 4]);
+        assert_eq!(c.to_vec(), vec![0.0; 12]);
     }
 
     #[test]
