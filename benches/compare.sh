@@ -22,6 +22,10 @@ if [[ -x "$PEERS/bin/python" && -f "$PYSCRIPT" ]]; then
     echo "pytorch: $PEERS/bin/python $PYSCRIPT ${THREADS//,/ }" >&2
     # shellcheck disable=SC2086
     "$PEERS/bin/python" "$PYSCRIPT" ${THREADS//,/ } | tee "$OUT/pytorch.jsonl" >&2
+    # Peak memory of 100 W4 steps, each thread count in a fresh process (as ours).
+    for t in ${THREADS//,/ }; do
+        "$PEERS/bin/python" benches/pytorch_lstm_maxrss.py "$t" fused | tee -a "$OUT/pytorch.jsonl" >&2
+    done
 else
     echo "pytorch: $PEERS/bin/python not found; wengert only (see ../shared/bench/WORKLOADS.md)" >&2
 fi
@@ -36,10 +40,13 @@ ours, torch = load(sys.argv[1]), load(sys.argv[2])
 print("| workload | threads | wengert median us | extra | PyTorch median us | PyTorch / wengert |")
 print("|---|---|---|---|---|---|")
 for (w, t), r in ours.items():
-    extra = ", ".join(f"{k} {r[k]}" for k in ("gflops", "ns_per_op", "max_rss_kib") if k in r)
+    keys = ("gflops", "ns_per_op", "max_rss_kib", "max_rss_growth_kib")
+    extra = ", ".join(f"{k} {r[k]}" for k in keys if k in r)
     p = torch.get((w, t))
     pm = f"{p['median_us']:.1f}" if p else ""
     ratio = f"{p['median_us'] / r['median_us']:.2f}" if p else ""
+    if p and "max_rss_kib" in p:
+        pm += f" (max_rss_kib {p['max_rss_kib']}, growth {p['max_rss_growth_kib']})"
     print(f"| {w} | {t} | {r['median_us']:.1f} | {extra} | {pm} | {ratio} |")
     if w == "lstm" and (w + "_primitive", t) in torch:
         q = torch[(w + "_primitive", t)]

@@ -233,6 +233,8 @@ impl MlpStep {
         let loss = cross_entropy(logits, &self.y);
         let value = loss.item();
         let grads = loss.backward();
+        // Release the tape's share of the parameters so the update is in place (as `fit` does).
+        self.tape.reset();
         let mut params: Vec<&mut Param<f32>> = self.l1.params_mut();
         params.extend(self.l2.params_mut());
         self.opt
@@ -286,6 +288,8 @@ impl LstmStep {
         let loss = cross_entropy(self.head.forward(h), &self.y);
         let value = loss.item();
         let grads = loss.backward();
+        // Release the tape's share of the parameters so the update is in place (as `fit` does).
+        self.tape.reset();
         let mut params: Vec<&mut Param<f32>> = self.lstm.params_mut();
         params.extend(self.head.params_mut());
         self.opt

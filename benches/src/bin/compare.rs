@@ -126,9 +126,10 @@ fn out(workload: &str, threads: usize, (med, min, iters): (f64, f64, usize), ext
 }
 
 /// Peak resident set size of this process, from `/proc/self/status` (Linux), in KiB.
-fn max_rss_kib() -> Option<u64> {
+/// A `/proc/self/status` field in KiB: `VmHWM` (peak resident memory) or `VmRSS` (current).
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -145,12 +146,22 @@ fn worker(threads: usize, min_time: f64, only: &Option<Vec<String>>) {
     if rss_run {
         // Alone in its own process (see `main`): the peak is this workload's.
         let mut lstm = LstmStep::new();
+        let before = status_kib("VmRSS:");
         let start = Instant::now();
         for _ in 0..100 {
             black_box(lstm.step());
         }
         let us = start.elapsed().as_secs_f64() * 1e6 / 100.0;
-        let rss = max_rss_kib().map_or(String::new(), |k| format!(", \"max_rss_kib\": {k}"));
+        // As benches/pytorch_lstm_maxrss.py: the peak, the resident memory before the first
+        // step, and the growth between them.
+        let rss = match (status_kib("VmHWM:"), before) {
+            (Some(peak), Some(before)) => format!(
+                ", \"max_rss_kib\": {peak}, \"rss_before_steps_kib\": {before}, \
+                 \"max_rss_growth_kib\": {}",
+                peak.saturating_sub(before)
+            ),
+            _ => String::new(),
+        };
         out("lstm_100steps_maxrss", threads, (us, us, 100), &rss);
         return;
     }

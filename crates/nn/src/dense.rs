@@ -6,7 +6,7 @@ use crate::{Activation, Module, Param, init};
 
 /// `y = x W^T + b` on the last axis of `x`, with `x` of shape `[.., in]`, `weight` `[out, in]`
 /// (PyTorch's `Linear` layout) and `bias` `[out]`: the functional form of [`Dense`], for
-/// gradient checks and custom layers. `W^T` is never copied (`x.matmul_nt(w)`).
+/// gradient checks and custom layers. One node ([`Var::linear`]); `W^T` is never copied.
 ///
 /// Derivatives (for a 2-D `x` and upstream gradient `G` `[n, out]`): `dx = G W`,
 /// `dW = G^T x`, `db = sum_rows G`.
@@ -49,19 +49,16 @@ pub fn linear<'t, T: Float>(
         ws[1],
         xs.as_slice()
     );
-    let y = x.matmul_nt(weight);
-    match bias {
-        Some(b) => {
-            assert!(
-                b.shape().as_slice() == [ws[0]],
-                "dense: bias must have shape [{}], got {:?}",
-                ws[0],
-                b.shape().as_slice()
-            );
-            y + b
-        }
-        None => y,
+    if let Some(b) = bias {
+        assert!(
+            b.shape().as_slice() == [ws[0]],
+            "dense: bias must have shape [{}], got {:?}",
+            ws[0],
+            b.shape().as_slice()
+        );
     }
+    // One node: the GEMM with the bias added in place (`Var::linear`).
+    x.linear(weight, bias)
 }
 
 /// A fully connected layer: `y = act(x W^T + b)`, applied to the last axis of an input of shape

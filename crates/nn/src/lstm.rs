@@ -131,17 +131,11 @@ fn lstm_step<'t, T: Float>(
     xp: Var<'t, T>,
     LstmState { h, c }: LstmState<'t, T>,
 ) -> LstmState<'t, T> {
-    // All four gates from one product per operand, then cut along the last axis.
+    // All four gates from one product per operand; the gate math (sigmoid/tanh, c' = f c + i g,
+    // h' = o tanh c') is one fused primitive, `lstm_cell` (2 nodes instead of 13: W4 measured in
+    // docs/performance.md).
     let a = xp + w.hidden_part(h);
-    let gates = a.chunk(4, -1);
-    let (i, f, g, o) = (
-        gates[0].sigmoid(),
-        gates[1].sigmoid(),
-        gates[2].tanh(),
-        gates[3].sigmoid(),
-    );
-    let c = f * c + i * g;
-    let h = o * c.tanh();
+    let (h, c) = a.lstm_cell(c);
     LstmState { h, c }
 }
 

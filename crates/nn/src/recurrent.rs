@@ -85,12 +85,12 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
 
     /// `x W_ih^T + b_ih` for `x` of shape `[B, I]`: `[B, G*H]`.
     pub(crate) fn input_part(&self, x: Var<'t, T>) -> Var<'t, T> {
-        x.matmul_nt(self.weight_ih) + self.bias_ih
+        x.linear(self.weight_ih, Some(self.bias_ih))
     }
 
     /// `h W_hh^T + b_hh` for `h` of shape `[B, H]`: `[B, G*H]`.
     pub(crate) fn hidden_part(&self, h: Var<'t, T>) -> Var<'t, T> {
-        h.matmul_nt(self.weight_hh) + self.bias_hh
+        h.linear(self.weight_hh, Some(self.bias_hh))
     }
 
     /// The input part of every step, `x_t W_ih^T + b_ih` `[B, G*H]` for `t` in `0..T`, from

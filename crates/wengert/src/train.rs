@@ -259,6 +259,9 @@ where
             let (l, hits) = batch_loss("fit", loss, out, &targets, idx)?;
             meter.add(l.item().to_f64(), idx.len(), hits);
             let grads = l.try_backward()?;
+            // The tape shares the parameters' buffers; dropping it first lets the optimizer
+            // update them in place instead of copying each one (copy-on-write).
+            drop(tape);
             match config.clip_grad_norm {
                 Some(max_norm) => {
                     let (clipped, _) = clip_grad_norm(&model.params(), &grads, max_norm)?;

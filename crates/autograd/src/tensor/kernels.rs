@@ -8,8 +8,8 @@ use rayon::prelude::*;
 
 use super::Tensor;
 use super::shape::{
-    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, contiguous_strides, for_each_run,
-    numel,
+    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, contiguous_strides, copy_shape,
+    for_each_run, numel,
 };
 use crate::Float;
 
@@ -309,6 +309,39 @@ fn gemm_into<T: Float>(
         }
         block(0, first);
     });
+}
+
+/// `y = x W^T (+ b)` for `x` `[rows, k]` (any leading shape, flattened), `w` `[n, k]` and `b`
+/// `[n]`, into a fresh `[.., n]` tensor: one GEMM (W^T as strides) and the bias added to each row
+/// in place while the row is in cache. Shapes are checked by the caller.
+pub(crate) fn linear_forward<T: Float>(
+    x: &Tensor<T>,
+    w: &Tensor<T>,
+    b: Option<&Tensor<T>>,
+) -> Tensor<T> {
+    let (n, k) = (w.shape()[0], w.shape()[1]);
+    let rows = x.numel() / k.max(1);
+    let mut out_shape = copy_shape(x.shape());
+    *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
+    let mut out = Arc::<[T]>::new_uninit_slice(rows * n);
+    let c = Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner");
+    gemm_into(
+        rows,
+        k,
+        n,
+        (x.data(), k as isize, 1),
+        (w.data(), 1, k as isize),
+        c,
+    );
+    // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
+    let mut out = unsafe { out.assume_init() };
+    if let Some(b) = b {
+        let buf = unique_mut(&mut out);
+        for row in buf.chunks_mut(n) {
+            row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
+        }
+    }
+    Tensor::from_parts(out_shape, out)
 }
 
 /// Batched matrix product on the last two axes with broadcast batch axes:
