@@ -173,7 +173,7 @@ fn eager_sweep<T: Float>(
             });
         }
     }
-    let mut grads: Vec<Option<Tensor<T>>> = Vec::with_capacity(root_i + 1);
+    let mut grads: Vec<Option<Tensor<T>>> = crate::tape::spare::take().unwrap_or_default();
     grads.resize_with(root_i + 1, || None);
     grads[root_i] = Some(seed);
     let mut leaves = Vec::new();
@@ -252,6 +252,8 @@ fn eager_sweep<T: Float>(
             nodes[i].value = None;
         }
     }
+    grads.clear();
+    crate::tape::spare::put(grads);
     leaves.reverse();
     let keys = tape
         .keys

@@ -82,10 +82,18 @@ impl<T: Float> Tape<T> {
     }
 
     /// An empty tape with room for `nodes` nodes before it reallocates.
+    ///
+    /// The node and edge buffers of the last tape dropped on this thread are reused when there
+    /// is one (a tape per training step then allocates nothing for its list, and a long list
+    /// does not fault its pages in again each step).
     pub fn with_capacity(nodes: usize) -> Self {
+        let (mut node_buf, mut edge_buf) = spare::take::<(Vec<Node<T>>, Vec<NodeId>)>()
+            .unwrap_or_else(|| (Vec::with_capacity(nodes), Vec::with_capacity(2 * nodes)));
+        node_buf.reserve(nodes);
+        edge_buf.reserve(2 * nodes);
         Tape {
-            nodes: RefCell::new(Vec::with_capacity(nodes)),
-            edges: RefCell::new(Vec::with_capacity(2 * nodes)),
+            nodes: RefCell::new(node_buf),
+            edges: RefCell::new(edge_buf),
             keys: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
             anomaly: Cell::new(false),
@@ -256,6 +264,75 @@ impl<T: Float> Tape<T> {
     }
 }
 
+impl<T: Float> Drop for Tape<T> {
+    fn drop(&mut self) {
+        let mut nodes = std::mem::take(self.nodes.get_mut());
+        let mut edges = std::mem::take(self.edges.get_mut());
+        nodes.clear();
+        edges.clear();
+        spare::put((nodes, edges));
+    }
+}
+
+/// One spare buffer per type and thread, handed from a dropped tape (or backward sweep) to the
+/// next one. Buffers over [`spare::MAX_BYTES`] are freed instead, so a huge graph does not pin
+/// its memory.
+pub(crate) mod spare {
+    use std::any::{Any, TypeId};
+    use std::cell::RefCell;
+
+    /// The largest buffer kept (bytes of capacity, all parts together).
+    pub(crate) const MAX_BYTES: usize = 16 << 20;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<(TypeId, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Things whose capacity can be measured.
+    pub(crate) trait Capacity: Any {
+        fn bytes(&self) -> usize;
+    }
+
+    impl<X: 'static> Capacity for Vec<X> {
+        fn bytes(&self) -> usize {
+            self.capacity() * std::mem::size_of::<X>()
+        }
+    }
+
+    impl<A: Capacity, B: Capacity> Capacity for (A, B) {
+        fn bytes(&self) -> usize {
+            self.0.bytes() + self.1.bytes()
+        }
+    }
+
+    /// The spare of type `V`, if this thread has one.
+    pub(crate) fn take<V: Any>() -> Option<V> {
+        SPARE
+            .try_with(|s| {
+                let mut s = s.borrow_mut();
+                let k = s.iter().position(|(id, _)| *id == TypeId::of::<V>())?;
+                s.swap_remove(k).1.downcast::<V>().ok().map(|b| *b)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `v` (empty, with its capacity) as this thread's spare of its type, replacing any.
+    pub(crate) fn put<V: Capacity>(v: V) {
+        if v.bytes() == 0 || v.bytes() > MAX_BYTES {
+            return;
+        }
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            let boxed: Box<dyn Any> = Box::new(v);
+            match s.iter_mut().find(|(id, _)| *id == TypeId::of::<V>()) {
+                Some(slot) => slot.1 = boxed,
+                None => s.push((TypeId::of::<V>(), boxed)),
+            }
+        });
+    }
+}
+
 #[track_caller]
 pub(crate) fn freed_panic<T: Float>(what: &str, node: &Node<T>) -> ! {
     panic!(
@@ -366,5 +443,38 @@ impl<T: Float> fmt::Debug for Var<'_, T> {
             Some(v) => write!(f, "{v}"),
             None => write!(f, "<freed>"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_tape_reuses_the_last_dropped_list_and_starts_empty() {
+        let grown = {
+            let tape = Tape::<f64>::with_capacity(4);
+            let mut x = tape.var(Tensor::scalar(1.0));
+            for _ in 0..3000 {
+                x = x * 1.5;
+            }
+            tape.nodes.borrow().capacity()
+        }; // dropped here: its buffers become this thread's spare
+        assert!(grown >= 3001);
+        let tape = Tape::<f64>::new();
+        assert!(tape.is_empty() && tape.edges.borrow().is_empty());
+        assert_eq!(tape.nodes.borrow().capacity(), grown);
+        // and it records and differentiates as a fresh one does: d/dx (x * 2) = 2
+        let x = tape.var(Tensor::scalar(3.0));
+        assert_eq!((x * 2.0).backward()[x].item(), 2.0);
+        // a spare of one element type is not handed to a tape of the other
+        assert!(Tape::<f32>::new().nodes.borrow().capacity() < grown);
+    }
+
+    #[test]
+    fn lists_over_the_limit_are_freed_not_kept() {
+        let big = spare::MAX_BYTES / std::mem::size_of::<Node<f32>>() + 1;
+        drop(Tape::<f32>::with_capacity(big));
+        assert!(Tape::<f32>::new().nodes.borrow().capacity() < big);
     }
 }
