@@ -225,6 +225,7 @@ fn eager_sweep<T: Float>(
                     location: node.location.to_string(),
                 });
             }
+            let padding = result.padding();
             let slots = result.slots_mut();
             check_arity(slots.len(), node.name(), input_ids.len());
             for (k, slot) in slots.iter_mut().enumerate() {
@@ -233,7 +234,13 @@ fn eager_sweep<T: Float>(
                 };
                 let gk = gk.into_tensor();
                 let j = input_ids[k] as usize;
-                check_shape(node.name(), k, gk.shape(), inputs[k].eager_shape());
+                let full = inputs[k].eager_shape();
+                match padding {
+                    Some((axis, before, after)) => {
+                        check_padded_shape(node.name(), gk.shape(), full, axis, before, after)
+                    }
+                    None => check_shape(node.name(), k, gk.shape(), full),
+                }
                 if anomaly && !gk.all_finite() {
                     return Err(Error::NonFinite {
                         message: format!(
@@ -245,7 +252,12 @@ fn eager_sweep<T: Float>(
                         ),
                     });
                 }
-                accumulate(&mut grads[j], gk);
+                match padding {
+                    Some((axis, before, _)) => {
+                        accumulate_padded(&mut grads[j], &gk, full, axis, before)
+                    }
+                    None => accumulate(&mut grads[j], gk),
+                }
             }
         }
         if !retain && i != root_i {
@@ -275,6 +287,52 @@ fn freed_error(op: &str, location: &std::panic::Location<'_>) -> Error {
             "the value of `{op}` (created at {location}) was freed by an earlier backward(); \
              use backward_retain() for the first pass if the graph is swept twice"
         ),
+    }
+}
+
+/// Adds `g`, the gradient of the slice `before..before + len` along `axis`, into the gradient
+/// slot of the whole input (shape `full`): zeros are allocated once, on the first slice, and
+/// every slice adds into its range in place (copied first only if the buffer is shared).
+fn accumulate_padded<T: Float>(
+    slot: &mut Option<Tensor<T>>,
+    g: &Tensor<T>,
+    full: &[usize],
+    axis: usize,
+    before: usize,
+) {
+    let mut acc = slot.take().unwrap_or_else(|| Tensor::zeros(full));
+    let (outer, n, inner) = acc.lanes(axis);
+    let block = g.shape()[axis] * inner;
+    let buf = acc.make_mut();
+    for (o, src) in g.data().chunks(block.max(1)).enumerate().take(outer) {
+        let dst = &mut buf[(o * n + before) * inner..][..block];
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+    }
+    *slot = Some(acc);
+}
+
+#[track_caller]
+fn check_padded_shape(
+    op: &str,
+    got: &[usize],
+    full: &[usize],
+    axis: usize,
+    before: usize,
+    after: usize,
+) {
+    let fits = got.len() == full.len()
+        && axis < full.len()
+        && got.iter().zip(full).enumerate().all(|(a, (&g, &f))| {
+            if a == axis {
+                g + before + after == f
+            } else {
+                g == f
+            }
+        });
+    if !fits {
+        panic!(
+            "backward of `{op}` returned a gradient of shape {got:?} padded by {before} and              {after} on axis {axis}, which does not make the input's shape {full:?}"
+        );
     }
 }
 
@@ -480,11 +538,17 @@ impl<T: Float> Tape<T> {
                     }
                 );
             }
+            let padding = result_grads.padding();
             let slots = result_grads.slots_mut();
             check_arity(slots.len(), name, input_ids.len());
             for (k, gk) in slots.iter_mut().enumerate() {
                 let (Some(gk), true) = (gk.take(), needs[k]) else {
                     continue;
+                };
+                // A padded gradient is recorded as the pad itself, to differentiate again.
+                let gk = match padding {
+                    Some((axis, before, after)) => gk.pad_axis(axis as isize, before, after),
+                    None => gk,
                 };
                 let gk = gk.to_var_on(self);
                 check_shape(name, k, &gk.shape(), &inputs[k].shape());

@@ -117,6 +117,13 @@ pub struct InputGrads<'t, T: Float>(Slots<'t, T>);
 enum Slots<'t, T: Float> {
     Missing,
     One([Option<Operand<'t, T>>; 1]),
+    /// One input's gradient given by its slice: zeros `before` and `after` along `axis`.
+    Padded {
+        grad: [Option<Operand<'t, T>>; 1],
+        axis: usize,
+        before: usize,
+        after: usize,
+    },
     Two([Option<Operand<'t, T>>; 2]),
     Many(Vec<Option<Operand<'t, T>>>),
 }
@@ -125,6 +132,35 @@ impl<'t, T: Float> InputGrads<'t, T> {
     /// Marks a rule that does not exist; see [`Op::backward`].
     pub fn missing() -> Self {
         InputGrads(Slots::Missing)
+    }
+
+    /// The gradient of a one-input op whose output is a slice of its input (`narrow`, `split`,
+    /// `chunk`, selecting a time step): `grad` placed at `before..len - after` along `axis` of a
+    /// zero tensor of the input's shape, the value `grad.pad_axis(axis, before, after)` has.
+    ///
+    /// The first-order sweep never builds that padded tensor: it adds `grad` into that range of
+    /// the input's gradient in place, so cutting a tensor into `T` slices costs its size once in
+    /// backward, not `T` times. [`Tape::grad`](crate::Tape::grad) records the `pad_axis`.
+    pub fn padded(grad: Operand<'t, T>, axis: usize, before: usize, after: usize) -> Self {
+        InputGrads(Slots::Padded {
+            grad: [Some(grad)],
+            axis,
+            before,
+            after,
+        })
+    }
+
+    /// `(axis, before, after)` of a [`padded`](Self::padded) gradient.
+    pub(crate) fn padding(&self) -> Option<(usize, usize, usize)> {
+        match self.0 {
+            Slots::Padded {
+                axis,
+                before,
+                after,
+                ..
+            } => Some((axis, before, after)),
+            _ => None,
+        }
     }
 
     /// Whether this marks a missing rule.
@@ -137,6 +173,7 @@ impl<'t, T: Float> InputGrads<'t, T> {
         match &mut self.0 {
             Slots::Missing => &mut [],
             Slots::One(g) => g,
+            Slots::Padded { grad, .. } => grad,
             Slots::Two(g) => g,
             Slots::Many(g) => g,
         }

@@ -83,7 +83,7 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
         (wi[1], hidden)
     }
 
-    /// `x W_ih^T + b_ih` for `x` of shape `[B, I]`: `[B, G*H]`.
+    /// `x W_ih^T + b_ih` for `x` of shape `[.., I]`: `[.., G*H]`.
     pub(crate) fn input_part(&self, x: Var<'t, T>) -> Var<'t, T> {
         x.linear(self.weight_ih, Some(self.bias_ih))
     }
@@ -94,19 +94,20 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
     }
 
     /// The input part of every step, `x_t W_ih^T + b_ih` `[B, G*H]` for `t` in `0..T`, from
-    /// `x` `[B, T, I]`. Each step slices `x` rather than one `[B, T*G*H]` projection of the whole
-    /// sequence: a slice's backward pads its gradient back to the whole sliced tensor, so slicing
-    /// the projection would cost `T` times its size in backward (quadratic in `T`), while slicing
-    /// the input costs `T` times the (smaller) input, and nothing at all when `x` is data.
+    /// `x` `[B, T, I]`: one product for the whole sequence (`[B T, I] @ [I, G H]`, the weight
+    /// packed once, and one `dW_ih = G^T x` over all `B T` rows in backward), then a slice per
+    /// step. The slices' gradients are added into the projection's gradient in place
+    /// (`InputGrads::padded`), so backward stays linear in `T`.
     pub(crate) fn input_parts_seq(
         &self,
         x: Var<'t, T>,
         batch: usize,
         steps: usize,
     ) -> Vec<Var<'t, T>> {
-        let input = x.shape()[2];
+        let projected = self.input_part(x);
+        let width = projected.shape()[2];
         (0..steps)
-            .map(|t| self.input_part(x.narrow(1, t, 1).reshape(&[batch, input])))
+            .map(|t| projected.narrow(1, t, 1).reshape(&[batch, width]))
             .collect()
     }
 }

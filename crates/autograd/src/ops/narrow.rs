@@ -31,16 +31,12 @@ impl<T: Float> Op<T> for Narrow {
         Tensor::from_parts(shape, out)
     }
 
-    // dy/dx selects the range: the gradient is padded with zeros back to the input's shape.
+    // dy/dx selects the range: the gradient is the upstream one padded with zeros back to the
+    // input's shape, which the sweep adds into the range in place (`InputGrads::padded`).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let n = cx.input(0).shape()[self.axis];
         let after = n - self.start - self.len;
-        [Some(cx.grad().pad_axis(
-            self.axis as isize,
-            self.start,
-            after,
-        ))]
-        .into()
+        InputGrads::padded(cx.grad().clone(), self.axis, self.start, after)
     }
 }
 
