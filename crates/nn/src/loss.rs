@@ -14,7 +14,7 @@
 //! assert!((loss.item() - want).abs() < 1e-14);
 //! ```
 
-use wengert_autograd::{Float, IndexTensor, Tape, Tensor, Var};
+use wengert_autograd::{Float, Tape, Tensor, Var};
 
 use crate::Param;
 
@@ -53,7 +53,7 @@ pub fn mse<'t, T: Float>(pred: Var<'t, T>, target: Var<'t, T>) -> Var<'t, T> {
 
 /// Mean softmax cross-entropy from raw logits `z` `[N, C]` and integer class labels:
 /// `L = -(1/N) sum_n log_softmax(z_n)[labels[n]]` (PyTorch `cross_entropy`, Keras
-/// `SparseCategoricalCrossentropy(from_logits=True)`). Uses the stable fused `log_softmax`, so
+/// `SparseCategoricalCrossentropy(from_logits=True)`). One fused node ([`Var::cross_entropy`]), so
 /// logits of magnitude `1e3` give finite, exact values. Gradient:
 /// `dL/dz_nk = (softmax(z_n)_k - [k == labels[n]]) / N`.
 ///
@@ -81,9 +81,8 @@ pub fn cross_entropy<'t, T: Float>(logits: Var<'t, T>, labels: &[usize]) -> Var<
             labels[p]
         );
     }
-    let index = IndexTensor::from_vec(labels.to_vec(), &[n, 1])
-        .unwrap_or_else(|_| unreachable!("labels.len() == n"));
-    -logits.log_softmax(1).gather(1, &index).mean()
+    // One fused node (`Var::cross_entropy`), equal to `-log_softmax(x).gather(labels).mean()`.
+    logits.cross_entropy(labels)
 }
 
 /// Mean binary cross-entropy of `sigmoid(logits)` against `targets` in `[0, 1]`:

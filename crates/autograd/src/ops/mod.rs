@@ -13,6 +13,7 @@ mod axis;
 mod broadcast_to;
 mod clamp;
 mod concat;
+mod cross_entropy;
 mod div;
 mod exp;
 mod gather;
