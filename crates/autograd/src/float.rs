@@ -166,6 +166,75 @@ fn fast_tanh_f32(x: f32) -> f32 {
     if x.abs() < 4e-4 { x } else { x * p / q }
 }
 
+/// `matrixmultiply::sgemm` / `dgemm`.
+type GemmFn<T> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    T,
+    *const T,
+    isize,
+    isize,
+    *const T,
+    isize,
+    isize,
+    T,
+    *mut T,
+    isize,
+    isize,
+);
+
+/// Checks that A and B lie inside their slices, then runs `gemm` into C.
+///
+/// # Safety
+/// `c` (pointer, row stride, column stride) must address an `m x n` matrix valid for writes
+/// (and for reads unless `beta` is zero) that aliases neither A nor B.
+#[allow(clippy::too_many_arguments)]
+unsafe fn checked_gemm<T: Copy>(
+    gemm: GemmFn<T>,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    beta: T,
+    c: (*mut T, isize, isize),
+) {
+    assert!(
+        strided_extent(m, k, a.1, a.2) <= a.0.len(),
+        "gemm: A out of bounds"
+    );
+    assert!(
+        strided_extent(k, n, b.1, b.2) <= b.0.len(),
+        "gemm: B out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: the asserts above prove that every element the m x k and k x n strided matrices
+    // address lies inside its slice (strides are non-negative, checked by `strided_extent`);
+    // the caller guarantees C.
+    unsafe {
+        gemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.0.as_ptr(),
+            a.1,
+            a.2,
+            b.0.as_ptr(),
+            b.1,
+            b.2,
+            beta,
+            c.0,
+            c.1,
+            c.2,
+        )
+    }
+}
+
 macro_rules! impl_float {
     ($t:ident, $dtype:expr, $gemm:path, $tanh:expr) => {
         impl Float for $t {
@@ -238,39 +307,22 @@ macro_rules! impl_float {
                 c: (&mut [Self], isize, isize),
             ) {
                 assert!(
-                    strided_extent(m, k, a.1, a.2) <= a.0.len(),
-                    "gemm: A out of bounds"
-                );
-                assert!(
-                    strided_extent(k, n, b.1, b.2) <= b.0.len(),
-                    "gemm: B out of bounds"
-                );
-                assert!(
                     strided_extent(m, n, c.1, c.2) <= c.0.len(),
                     "gemm: C out of bounds"
                 );
-                if m == 0 || n == 0 {
-                    return;
-                }
-                // SAFETY: the asserts above prove that every element the m x k, k x n and m x n
-                // strided matrices address lies inside its slice; C is borrowed mutably, so it
-                // does not alias A or B; the strides are non-negative.
+                // SAFETY: the assert above proves that the m x n strided C lies inside its
+                // slice, which is borrowed mutably (no alias of A or B) and initialised.
                 unsafe {
-                    $gemm(
+                    checked_gemm(
+                        $gemm,
                         m,
                         k,
                         n,
                         alpha,
-                        a.0.as_ptr(),
-                        a.1,
-                        a.2,
-                        b.0.as_ptr(),
-                        b.1,
-                        b.2,
+                        a,
+                        b,
                         beta,
-                        c.0.as_mut_ptr(),
-                        c.1,
-                        c.2,
+                        (c.0.as_mut_ptr(), c.1, c.2),
                     )
                 }
             }
@@ -282,40 +334,13 @@ macro_rules! impl_float {
                 b: (&[Self], isize, isize),
                 c: &mut [std::mem::MaybeUninit<Self>],
             ) {
-                assert!(
-                    strided_extent(m, k, a.1, a.2) <= a.0.len(),
-                    "gemm: A out of bounds"
-                );
-                assert!(
-                    strided_extent(k, n, b.1, b.2) <= b.0.len(),
-                    "gemm: B out of bounds"
-                );
                 assert_eq!(c.len(), m * n, "gemm: C is not m x n");
-                if m == 0 || n == 0 {
-                    return;
-                }
-                // SAFETY: as in `gemm` for A and B; C is exactly m x n, row-major (row stride n),
-                // borrowed mutably. With beta = 0 matrixmultiply never reads C ("If beta is zero,
-                // then C does not need to be initialized"), and it writes every element (also
-                // for k = 0), so uninitialised memory is never read and is initialised after.
-                unsafe {
-                    $gemm(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.0.as_ptr(),
-                        a.1,
-                        a.2,
-                        b.0.as_ptr(),
-                        b.1,
-                        b.2,
-                        0.0,
-                        c.as_mut_ptr() as *mut Self,
-                        n as isize,
-                        1,
-                    )
-                }
+                // SAFETY: C is exactly m x n, row-major (row stride n), borrowed mutably. With
+                // beta = 0 matrixmultiply never reads C ("If beta is zero, then C does not need
+                // to be initialized") and writes every element (also for k = 0), so
+                // uninitialised memory is never read, and all of it is initialised after.
+                let c = (c.as_mut_ptr() as *mut Self, n as isize, 1);
+                unsafe { checked_gemm($gemm, m, k, n, 1.0, a, b, 0.0, c) }
             }
         }
     };
