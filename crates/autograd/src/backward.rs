@@ -331,7 +331,8 @@ fn check_padded_shape(
         });
     if !fits {
         panic!(
-            "backward of `{op}` returned a gradient of shape {got:?} padded by {before} and              {after} on axis {axis}, which does not make the input's shape {full:?}"
+            "backward of `{op}` returned a gradient of shape {got:?} padded by {before} and \
+             {after} on axis {axis}, which does not make the input's shape {full:?}"
         );
     }
 }
@@ -547,7 +548,11 @@ impl<T: Float> Tape<T> {
                 };
                 // A padded gradient is recorded as the pad itself, to differentiate again.
                 let gk = match padding {
-                    Some((axis, before, after)) => gk.pad_axis(axis as isize, before, after),
+                    Some((axis, before, after)) => {
+                        let full = inputs[k].shape();
+                        check_padded_shape(name, &gk.shape(), &full, axis, before, after);
+                        gk.pad_axis(axis as isize, before, after)
+                    }
                     None => gk,
                 };
                 let gk = gk.to_var_on(self);

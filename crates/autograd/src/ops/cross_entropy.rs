@@ -77,8 +77,8 @@ fn check(shape: &[usize], labels: &[usize]) {
     );
     let (n, c) = (shape[0], shape[1]);
     assert!(
-        labels.len() == n && n > 0,
-        "cross_entropy: {} labels for a batch of {n} logits rows (at least one row)",
+        labels.len() == n,
+        "cross_entropy: {} labels for a batch of {n} logits rows",
         labels.len()
     );
     if let Some(p) = labels.iter().position(|&l| l >= c) {
@@ -95,7 +95,8 @@ impl<'t, T: Float> Var<'t, T> {
     ///
     /// `L = (1/N) sum_r (logsumexp(x_r) - x_r[label_r])`, a scalar (shape `[]`).
     ///
-    /// Derivative `dL/dx_rj = (softmax(x_r)_j - [j == label_r]) / N`. Smooth; stable for any
+    /// Derivative `dL/dx_rj = (softmax(x_r)_j - [j == label_r]) / N`. An empty batch (`N = 0`)
+    /// gives NaN, the mean of nothing, as in PyTorch. Smooth; stable for any
     /// logits (the row maximum is shifted out before `exp`, so logits of 1e4 give a finite loss
     /// and gradient, in f32 and f64). Equal to `-x.log_softmax(1).gather(1, labels).mean()` in one
     /// node and one pass; any order of derivative works (`Tape::grad` records the derivative
@@ -113,7 +114,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     ///
     /// # Panics
-    /// If `self` is not 2-D, the label count is not `N` or `N` is 0, or a label is `>= C`
+    /// If `self` is not 2-D, the label count is not `N`, or a label is `>= C`
     /// (`cross_entropy: label 7 at position 3 is out of range for 5 classes`).
     #[track_caller]
     pub fn cross_entropy(self, labels: &[usize]) -> Var<'t, T> {
@@ -188,6 +189,15 @@ mod tests {
         let g = loss.backward()[x].to_vec();
         assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
         assert_eq!(g, vec![0.5, -0.5, -0.5, 0.5]);
+    }
+
+    #[test]
+    fn an_empty_batch_gives_nan_and_an_empty_gradient() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::zeros(&[0, 3]));
+        let loss = x.cross_entropy(&[]);
+        assert!(loss.item().is_nan());
+        assert_eq!(loss.backward()[x].shape(), &[0, 3]);
     }
 
     #[test]

@@ -20,14 +20,13 @@ impl<T: Float> Op<T> for Linear {
     // dx = G W, dW = G^T x, db = sum over rows of G.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let (x, w, g) = (cx.input(0), cx.input(1), cx.grad());
-        let ws = w.shape();
+        let (ws, xs) = (w.shape(), x.shape());
         let (n, k) = (ws[0], ws[1]);
-        let rows = || g.reshape(&[g.shape().iter().product::<usize>() / n.max(1), n]);
+        // The leading axes flattened into rows (a product, so that k = 0 or n = 0 work).
+        let r: usize = xs[..xs.len() - 1].iter().product();
+        let rows = || g.reshape(&[r, n]);
         let dx = cx.grad_for(0, || g.matmul(w));
-        let dw = cx.grad_for(1, || {
-            let xr = x.reshape(&[x.shape().iter().product::<usize>() / k.max(1), k]);
-            rows().matmul_flags(&xr, true, false)
-        });
+        let dw = cx.grad_for(1, || rows().matmul_flags(&x.reshape(&[r, k]), true, false));
         if cx.inputs().len() == 2 {
             return [dx, dw].into();
         }
@@ -173,6 +172,30 @@ mod tests {
         let composite = (xv.matmul_nt(wv) + bv).value();
         assert_eq!(fused.shape(), &[rows, n]);
         assert!(fused.max_abs_diff(&composite).unwrap() < 1e-4);
+    }
+
+    #[test]
+    fn zero_features_in_or_out_give_the_composite_s_values_and_gradients() {
+        // in = 0: y = b on every row, dW is [out, 0]; out = 0: y is [rows, 0]
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::zeros(&[5, 0]));
+        let w = tape.var(Tensor::zeros(&[3, 0]));
+        let b = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+        let y = x.linear(w, Some(b));
+        assert_eq!(y.value().to_vec(), [1.0, 2.0, 3.0].repeat(5));
+        let g = (y * y).sum().backward(); // d/db sum_r (b_j)^2 = 2 * 5 b_j
+        assert_eq!(g[b].to_vec(), vec![10.0, 20.0, 30.0]);
+        assert_eq!((g[x].shape(), g[w].shape()), (&[5, 0][..], &[3, 0][..]));
+        let w0 = tape.var(Tensor::zeros(&[0, 4]));
+        let b0 = tape.var(Tensor::zeros(&[0]));
+        let x4 = tape.var(Tensor::ones(&[2, 4]));
+        let y0 = x4.linear(w0, Some(b0));
+        assert_eq!(y0.shape().as_slice(), &[2, 0]);
+        let g0 = (y0.sum() + x4.sum()).backward(); // the x4 term makes the loss require grad
+        assert_eq!(
+            (g0[x4].to_vec(), g0[w0].shape()),
+            (vec![1.0; 8], &[0, 4][..])
+        );
     }
 
     #[test]

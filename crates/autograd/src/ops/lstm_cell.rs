@@ -258,9 +258,9 @@ impl<T: Float> Op<T> for LstmHidden {
 #[track_caller]
 fn check_shapes(a: &[usize], c: &[usize]) {
     assert!(
-        a.len() == 2 && c.len() == 2 && a[0] == c[0] && a[1] == 4 * c[1],
-        "lstm_cell: gates must be [B, 4H] and the cell state [B, H], got gates {a:?} and cell \
-         state {c:?}"
+        a.len() == 2 && c.len() == 2 && a[0] == c[0] && a[1] == 4 * c[1] && c[1] > 0,
+        "lstm_cell: gates must be [B, 4H] and the cell state [B, H] with H >= 1, got gates {a:?} \
+         and cell state {c:?}"
     );
 }
 
@@ -299,9 +299,9 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     ///
     /// # Panics
-    /// If `self` is not `[B, 4H]` or `c` not `[B, H]`
-    /// (`lstm_cell: gates must be [B, 4H] and the cell state [B, H], got gates [2, 8] and cell
-    /// state [2, 3]`), or they are on different tapes.
+    /// If `self` is not `[B, 4H]` or `c` not `[B, H]` with `H >= 1`
+    /// (`lstm_cell: gates must be [B, 4H] and the cell state [B, H] with H >= 1, got gates
+    /// [2, 8] and cell state [2, 3]`), or they are on different tapes.
     #[track_caller]
     pub fn lstm_cell(self, c: Var<'t, T>) -> (Var<'t, T>, Var<'t, T>) {
         self.assert_same_tape(c, "lstm_cell");
@@ -426,12 +426,20 @@ mod tests {
 
     #[test]
     #[should_panic(
-        expected = "lstm_cell: gates must be [B, 4H] and the cell state [B, H], got \
-                               gates [2, 8] and cell state [2, 3]"
+        expected = "lstm_cell: gates must be [B, 4H] and the cell state [B, H] with \
+                               H >= 1, got gates [2, 8] and cell state [2, 3]"
     )]
     fn mismatched_shapes_panic() {
         let tape = Tape::<f32>::new();
         tape.var(Tensor::zeros(&[2, 8]))
             .lstm_cell(tape.var(Tensor::zeros(&[2, 3])));
+    }
+
+    #[test]
+    #[should_panic(expected = "with H >= 1, got gates [2, 0] and cell state [2, 0]")]
+    fn zero_hidden_size_panics_with_the_shapes() {
+        let tape = Tape::<f32>::new();
+        tape.var(Tensor::zeros(&[2, 0]))
+            .lstm_cell(tape.var(Tensor::zeros(&[2, 0])));
     }
 }

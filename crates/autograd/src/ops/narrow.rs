@@ -109,6 +109,42 @@ mod tests {
         assert_close(&g[x], &[0.0, 0.0, e(0.3), e(0.4), e(-0.5), e(0.6)], 1e-12);
     }
 
+    /// A custom op whose backward claims a padding that does not fit its input.
+    struct BadSlice;
+    impl crate::Op<f64> for BadSlice {
+        fn name(&self) -> &'static str {
+            "bad_slice"
+        }
+        fn forward(&self, x: &[&Tensor<f64>]) -> Tensor<f64> {
+            x[0].clone()
+        }
+        fn backward<'t>(
+            &self,
+            cx: &crate::BackwardContext<'_, 't, f64>,
+        ) -> crate::InputGrads<'t, f64> {
+            crate::InputGrads::padded(cx.grad().clone(), 0, 1, 0)
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "backward of `bad_slice` returned a gradient of shape [3] padded by \
+                               1 and 0 on axis 0, which does not make the input's shape [3]"
+    )]
+    fn a_padding_that_does_not_fit_names_the_op_eagerly() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::zeros(&[3]));
+        tape.apply(BadSlice, &[x]).sum().backward();
+    }
+
+    #[test]
+    #[should_panic(expected = "backward of `bad_slice` returned a gradient of shape [3] padded by")]
+    fn a_padding_that_does_not_fit_names_the_op_when_recorded() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::zeros(&[3]));
+        tape.grad(&[tape.apply(BadSlice, &[x]).sum()], &[x]);
+    }
+
     #[test]
     fn values_along_each_axis() {
         let tape = Tape::<f64>::new();

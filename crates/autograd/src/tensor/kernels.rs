@@ -320,7 +320,8 @@ pub(crate) fn linear_forward<T: Float>(
     b: Option<&Tensor<T>>,
 ) -> Tensor<T> {
     let (n, k) = (w.shape()[0], w.shape()[1]);
-    let rows = x.numel() / k.max(1);
+    // The leading axes flattened (not `numel / k`, which is wrong for k = 0).
+    let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
     let mut out = Arc::<[T]>::new_uninit_slice(rows * n);
@@ -335,7 +336,7 @@ pub(crate) fn linear_forward<T: Float>(
     );
     // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
     let mut out = unsafe { out.assume_init() };
-    if let Some(b) = b {
+    if let Some(b) = b.filter(|_| n > 0) {
         let buf = unique_mut(&mut out);
         for row in buf.chunks_mut(n) {
             row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
