@@ -63,25 +63,8 @@ pub fn mse<'t, T: Float>(pred: Var<'t, T>, target: Var<'t, T>) -> Var<'t, T> {
 /// label is out of range (`cross_entropy: label 7 at position 2 is out of range for 6 classes`).
 #[track_caller]
 pub fn cross_entropy<'t, T: Float>(logits: Var<'t, T>, labels: &[usize]) -> Var<'t, T> {
-    let shape = logits.shape();
-    assert!(
-        shape.len() == 2,
-        "cross_entropy: logits must be [N, C], got shape {:?}",
-        shape.as_slice()
-    );
-    let (n, c) = (shape[0], shape[1]);
-    assert!(
-        labels.len() == n,
-        "cross_entropy: {} labels for a batch of {n} logits rows",
-        labels.len()
-    );
-    if let Some(p) = labels.iter().position(|&l| l >= c) {
-        panic!(
-            "cross_entropy: label {} at position {p} is out of range for {c} classes",
-            labels[p]
-        );
-    }
-    // One fused node (`Var::cross_entropy`), equal to `-log_softmax(x).gather(labels).mean()`.
+    // One fused node (`Var::cross_entropy`), which checks the shapes and labels with the
+    // messages above; equal to `-log_softmax(x).gather(labels).mean()`.
     logits.cross_entropy(labels)
 }
 
