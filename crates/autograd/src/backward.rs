@@ -578,7 +578,18 @@ impl<T: Float> Tensor<T> {
         debug_assert_eq!(self.shape(), other.shape());
         let mut me = self;
         if let Some(buf) = me.data_mut() {
-            buf.iter_mut().zip(other.data()).for_each(|(a, &b)| *a += b);
+            #[inline(always)]
+            fn add<T: Float>(a: &mut [T], b: &[T]) {
+                a.iter_mut().zip(b).for_each(|(a, &b)| *a += b);
+            }
+            if buf.len() >= crate::simd::MIN_LEN {
+                crate::vectorized(
+                    #[inline(always)]
+                    || add(buf, other.data()),
+                );
+            } else {
+                add(buf, other.data());
+            }
             return me;
         }
         me.zip_map(other, "add", |a, b| a + b)

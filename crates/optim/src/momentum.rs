@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use wengert_autograd::{Error, Float, Tensor};
+use wengert_autograd::{Error, Float, Tensor, vectorized};
 use wengert_nn::Param;
 
 use crate::Optimizer;
@@ -123,24 +123,29 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             .entry(param.id())
             .or_insert_with(|| vec![T::ZERO; g.len()]);
         let p = param.value_mut();
-        for i in 0..p.len() {
-            let gi = if decay { g[i] + wd * p[i] } else { g[i] };
-            let step = match c.form {
-                MomentumForm::HeavyBall | MomentumForm::Nesterov => {
-                    v[i] = if first { gi } else { mu * v[i] + gi };
-                    if c.form == MomentumForm::Nesterov {
-                        gi + mu * v[i]
-                    } else {
-                        v[i]
-                    }
+        vectorized(
+            #[inline(always)]
+            || {
+                for ((p, &gi), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                    let gi = if decay { gi + wd * *p } else { gi };
+                    let step = match c.form {
+                        MomentumForm::HeavyBall | MomentumForm::Nesterov => {
+                            *v = if first { gi } else { mu * *v + gi };
+                            if c.form == MomentumForm::Nesterov {
+                                gi + mu * *v
+                            } else {
+                                *v
+                            }
+                        }
+                        MomentumForm::Ema => {
+                            *v = mu * *v + one_minus_mu * gi;
+                            *v
+                        }
+                    };
+                    *p -= lr * step;
                 }
-                MomentumForm::Ema => {
-                    v[i] = mu * v[i] + one_minus_mu * gi;
-                    v[i]
-                }
-            };
-            p[i] -= lr * step;
-        }
+            },
+        );
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use wengert_autograd::{Error, Float, Tensor};
+use wengert_autograd::{Error, Float, Tensor, vectorized};
 use wengert_nn::Param;
 
 use crate::Optimizer;
@@ -94,12 +94,17 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
             .entry(param.id())
             .or_insert_with(|| vec![T::ZERO; g.len()]);
         let p = param.value_mut();
-        for i in 0..p.len() {
-            let gi = if decay { g[i] + wd * p[i] } else { g[i] };
-            s[i] = rho * s[i] + one_minus_rho * gi * gi;
-            // PyTorch's order: p + (-lr) * (g / (sqrt(s) + eps)).
-            p[i] -= lr * (gi / (s[i].sqrt() + eps));
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                for ((p, &gi), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+                    let gi = if decay { gi + wd * *p } else { gi };
+                    *s = rho * *s + one_minus_rho * gi * gi;
+                    // PyTorch's order: p + (-lr) * (g / (sqrt(s) + eps)).
+                    *p -= lr * (gi / (s.sqrt() + eps));
+                }
+            },
+        );
         Ok(())
     }
 

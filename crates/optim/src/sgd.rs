@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use wengert_autograd::{Error, Float, Tensor};
+use wengert_autograd::{Error, Float, Tensor, vectorized};
 use wengert_nn::Param;
 
 use crate::Optimizer;
@@ -71,10 +71,16 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         let lr = T::from_f64(self.config.lr);
         let wd = T::from_f64(self.config.weight_decay);
         let decay = self.config.weight_decay != 0.0;
-        for (p, &g) in param.value_mut().iter_mut().zip(grad.data()) {
-            let g = if decay { g + wd * *p } else { g };
-            *p -= lr * g;
-        }
+        let (p, g) = (param.value_mut(), grad.data());
+        vectorized(
+            #[inline(always)]
+            || {
+                for (p, &g) in p.iter_mut().zip(g) {
+                    let g = if decay { g + wd * *p } else { g };
+                    *p -= lr * g;
+                }
+            },
+        );
         Ok(())
     }
 
