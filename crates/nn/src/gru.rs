@@ -15,7 +15,7 @@
 use wengert_autograd::{Float, Tape, Tensor, Var};
 
 use crate::recurrent::{
-    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common,
+    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common, steps_of,
 };
 use crate::{Module, Param, RecurrentWeights, SequenceOutput};
 
@@ -199,8 +199,8 @@ impl<T: Float> Gru<T> {
             }
             None => x.tape().constant(Tensor::zeros(&[batch, hidden])),
         };
-        // The input part of every step, from a slice of the input (see `input_parts_seq`).
-        let xps = w.input_parts_seq(x, batch, steps);
+        // The input part of every step: one projection for the sequence, a slice per step.
+        let xps = steps_of(w.input_part(x), batch, steps);
         let mut hs = Vec::with_capacity(steps);
         for xp in xps {
             h = gru_step(w, xp, h);

@@ -16,7 +16,7 @@
 use wengert_autograd::{Float, Tape, Tensor, Var};
 
 use crate::recurrent::{
-    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common,
+    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common, steps_of,
 };
 use crate::{Module, Param, RecurrentWeights};
 
@@ -121,20 +121,20 @@ impl<T: Float> LstmCell<T> {
         let batch = check_step_input(who, &x.shape(), input);
         check_state(who, "h", &state.h.shape(), batch, hidden);
         check_state(who, "c", &state.c.shape(), batch, hidden);
-        lstm_step(w, w.input_part(x), state)
+        lstm_step(w, w.input_part_both_biases(x), state)
     }
 }
 
-/// One step from the input part `xp = x W_ih^T + b_ih` `[B, 4H]`.
+/// One step from the input part `xp = x W_ih^T + b_ih + b_hh` `[B, 4H]`.
 fn lstm_step<'t, T: Float>(
     w: &RecurrentWeights<'t, T>,
     xp: Var<'t, T>,
     LstmState { h, c }: LstmState<'t, T>,
 ) -> LstmState<'t, T> {
-    // All four gates from one product per operand; the gate math (sigmoid/tanh, c' = f c + i g,
-    // h' = o tanh c') is one fused primitive, `lstm_cell` (2 nodes instead of 13: W4 measured in
-    // docs/performance.md).
-    let a = xp + w.hidden_part(h);
+    // All four gates from one product per operand, `h W_hh^T` accumulated onto `xp` in one node;
+    // the gate math (sigmoid/tanh, c' = f c + i g, h' = o tanh c') is one fused primitive,
+    // `lstm_cell` (3 nodes instead of 13: W4 measured in docs/performance.md).
+    let a = w.hidden_onto(h, xp);
     let (h, c) = a.lstm_cell(c);
     LstmState { h, c }
 }
@@ -264,8 +264,8 @@ impl<T: Float> Lstm<T> {
                 }
             }
         };
-        // The input part of every step, from a slice of the input (see `input_parts_seq`).
-        let xps = w.input_parts_seq(x, batch, steps);
+        // The input part of every step: one projection for the sequence, a slice per step.
+        let xps = steps_of(w.input_part_both_biases(x), batch, steps);
         let mut hs = Vec::with_capacity(steps);
         for xp in xps {
             state = lstm_step(w, xp, state);

@@ -93,23 +93,34 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
         h.linear(self.weight_hh, Some(self.bias_hh))
     }
 
-    /// The input part of every step, `x_t W_ih^T + b_ih` `[B, G*H]` for `t` in `0..T`, from
-    /// `x` `[B, T, I]`: one product for the whole sequence (`[B T, I] @ [I, G H]`, the weight
-    /// packed once, and one `dW_ih = G^T x` over all `B T` rows in backward), then a slice per
-    /// step. The slices' gradients are added into the projection's gradient in place
-    /// (`InputGrads::padded`), so backward stays linear in `T`.
-    pub(crate) fn input_parts_seq(
-        &self,
-        x: Var<'t, T>,
-        batch: usize,
-        steps: usize,
-    ) -> Vec<Var<'t, T>> {
-        let projected = self.input_part(x);
-        let width = projected.shape()[2];
-        (0..steps)
-            .map(|t| projected.narrow(1, t, 1).reshape(&[batch, width]))
-            .collect()
+    /// `x W_ih^T + (b_ih + b_hh)`: the input projection carrying both biases, for cells whose
+    /// pre-activation is the plain sum of the two affine maps (RNN, LSTM; not GRU, whose `n`
+    /// gate multiplies `h W_hn^T + b_hn` by `r`). Pair it with [`hidden_onto`](Self::hidden_onto).
+    pub(crate) fn input_part_both_biases(&self, x: Var<'t, T>) -> Var<'t, T> {
+        x.linear(self.weight_ih, Some(self.bias_ih + self.bias_hh))
     }
+
+    /// `xp + h W_hh^T` for `xp` `[B, G*H]` from
+    /// [`input_part_both_biases`](Self::input_part_both_biases): the pre-activation of one
+    /// step in one node (`linear` with a full addend), not a product, a bias row and an add.
+    pub(crate) fn hidden_onto(&self, h: Var<'t, T>, xp: Var<'t, T>) -> Var<'t, T> {
+        h.linear(self.weight_hh, Some(xp))
+    }
+}
+
+/// One `[B, W]` slice per step of an input projection `[B, T, W]` computed for the whole
+/// sequence (`[B T, I] @ [I, W]`: the weight packed once, and one `dW_ih = G^T x` over all
+/// `B T` rows in backward). The slices' gradients are added into the projection's gradient in
+/// place (`InputGrads::padded`), so backward stays linear in `T`.
+pub(crate) fn steps_of<'t, T: Float>(
+    projected: Var<'t, T>,
+    batch: usize,
+    steps: usize,
+) -> Vec<Var<'t, T>> {
+    let width = projected.shape()[2];
+    (0..steps)
+        .map(|t| projected.narrow(1, t, 1).reshape(&[batch, width]))
+        .collect()
 }
 
 /// Panics unless `x` is `[batch, input]`; returns the batch size.

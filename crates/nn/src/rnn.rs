@@ -9,7 +9,7 @@
 use wengert_autograd::{Float, Tape, Var};
 
 use crate::recurrent::{
-    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common,
+    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common, steps_of,
 };
 use crate::{Module, Param, RecurrentWeights};
 
@@ -77,17 +77,17 @@ impl<T: Float> RnnCell<T> {
         let (input, hidden) = w.sizes(who, 1);
         let batch = check_step_input(who, &x.shape(), input);
         check_state(who, "h", &h.shape(), batch, hidden);
-        rnn_step(w, w.input_part(x), h)
+        rnn_step(w, w.input_part_both_biases(x), h)
     }
 }
 
-/// `h' = tanh(xp + h W_hh^T + b_hh)` where `xp = x W_ih^T + b_ih` is already computed.
+/// `h' = tanh(xp + h W_hh^T)` where `xp = x W_ih^T + b_ih + b_hh` is already computed.
 fn rnn_step<'t, T: Float>(
     w: &RecurrentWeights<'t, T>,
     xp: Var<'t, T>,
     h: Var<'t, T>,
 ) -> Var<'t, T> {
-    (xp + w.hidden_part(h)).tanh()
+    w.hidden_onto(h, xp).tanh()
 }
 
 impl<T: Float> Module<T> for RnnCell<T> {
@@ -197,8 +197,8 @@ impl<T: Float> Rnn<T> {
                 .tape()
                 .constant(wengert_autograd::Tensor::zeros(&[batch, hidden])),
         };
-        // The input part of every step, from a slice of the input (see `input_parts_seq`).
-        let xps = w.input_parts_seq(x, batch, steps);
+        // The input part of every step: one projection for the sequence, a slice per step.
+        let xps = steps_of(w.input_part_both_biases(x), batch, steps);
         let mut hs = Vec::with_capacity(steps);
         for xp in xps {
             h = rnn_step(w, xp, h);

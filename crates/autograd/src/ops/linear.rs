@@ -17,7 +17,7 @@ impl<T: Float> Op<T> for Linear {
     }
 
     // With G = dL/dy `[.., n]` flattened to `[rows, n]` and x to `[rows, k]`:
-    // dx = G W, dW = G^T x, db = sum over rows of G.
+    // dx = G W, dW = G^T x, db = sum over rows of G (a bias `[n]`) or G itself (a full addend).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let (x, w, g) = (cx.input(0), cx.input(1), cx.grad());
         let (ws, xs) = (w.shape(), x.shape());
@@ -30,21 +30,28 @@ impl<T: Float> Op<T> for Linear {
         if cx.inputs().len() == 2 {
             return [dx, dw].into();
         }
-        let db = cx.grad_for(2, || rows().sum_axis(0, false));
+        let full = cx.input(2).shape().len() > 1;
+        let db = cx.grad_for(2, || {
+            if full {
+                g.clone()
+            } else {
+                rows().sum_axis(0, false)
+            }
+        });
         [dx, dw, db].into()
     }
 }
 
 #[track_caller]
 fn check_shapes(x: &[usize], w: &[usize], b: Option<&[usize]>) {
-    let ok = x.len() >= 2
-        && w.len() == 2
-        && x[x.len() - 1] == w[1]
-        && b.is_none_or(|b| b.len() == 1 && b[0] == w[0]);
+    let ok = x.len() >= 2 && w.len() == 2 && x[x.len() - 1] == w[1];
+    // A bias `[out]` for every row, or an addend of the output's shape `[.., out]`.
+    let full = |b: &[usize]| b.len() == x.len() && b[..b.len() - 1] == x[..x.len() - 1];
+    let ok = ok && b.is_none_or(|b| b.last() == Some(&w[0]) && (b.len() == 1 || full(b)));
     assert!(
         ok,
-        "linear: expected x [.., in], weight [out, in] and bias [out], got x {x:?}, weight {w:?}, \
-         bias {b:?}"
+        "linear: expected x [.., in], weight [out, in] and bias [out] or [.., out], got x {x:?}, \
+         weight {w:?}, bias {b:?}"
     );
 }
 
@@ -54,10 +61,14 @@ impl<'t, T: Float> Var<'t, T> {
     /// `[.., out]`. The same as `x.matmul_nt(weight) + bias` in one node: one GEMM with `W^T`
     /// passed as strides (never copied), the bias added to each output row in place.
     ///
+    /// `bias` may also have the output's full shape `[.., out]` (an addend, as in PyTorch's
+    /// `addmm`): recurrent layers accumulate `h W_hh^T` onto each step's input projection this
+    /// way, one node per step instead of two.
+    ///
     /// Derivatives, with `G = dL/dy` and the leading axes flattened into rows: `dx = G W`,
-    /// `dW = G^T x`, `db = sum_rows G`. Linear in each input, no kinks; every order of
-    /// derivative works (the backward is written with `matmul`, `reshape` and `sum_axis`).
-    /// PyTorch: `torch.nn.functional.linear(x, weight, bias)`.
+    /// `dW = G^T x`, `db = sum_rows G` (`db = G` for a full addend). Linear in each input, no
+    /// kinks; every order of derivative works (the backward is written with `matmul`,
+    /// `reshape` and `sum_axis`). PyTorch: `torch.nn.functional.linear(x, weight, bias)`.
     ///
     /// ```
     /// use wengert_autograd::{Tape, Tensor};
@@ -73,8 +84,9 @@ impl<'t, T: Float> Var<'t, T> {
     /// ```
     ///
     /// # Panics
-    /// If the shapes do not fit (`linear: expected x [.., in], weight [out, in] and bias [out],
-    /// got x [2, 3], weight [4, 5], bias None`), or the operands are on different tapes.
+    /// If the shapes do not fit (`linear: expected x [.., in], weight [out, in] and bias [out] or
+    /// [.., out], got x [2, 3], weight [4, 5], bias None`), or the operands are on different
+    /// tapes.
     #[track_caller]
     pub fn linear(self, weight: Var<'t, T>, bias: Option<Var<'t, T>>) -> Var<'t, T> {
         self.assert_same_tape(weight, "linear");
@@ -160,6 +172,38 @@ mod tests {
     }
 
     #[test]
+    fn a_full_shaped_addend_equals_matmul_nt_plus_it_to_second_order() {
+        let (x0, w0, a0) = (
+            Tensor::<f64>::randn(&[2, 3, 4], 11),
+            Tensor::<f64>::randn(&[5, 4], 12),
+            Tensor::<f64>::randn(&[2, 3, 5], 13),
+        );
+        let tape = Tape::new();
+        let (x, w, a) = (
+            tape.var(x0.clone()),
+            tape.var(w0.clone()),
+            tape.var(a0.clone()),
+        );
+        let fused = x.linear(w, Some(a)).value();
+        let composite = (x.matmul_nt(w) + a).value();
+        assert!(fused.max_abs_diff(&composite).unwrap() < 1e-14);
+        // d/da sum(tanh(y)) = 1 - tanh^2(y) elementwise: the addend's gradient is G itself
+        check_both(|v| v[0].linear(v[1], Some(v[2])).tanh(), &[x0, w0, a0]);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "linear: expected x [.., in], weight [out, in] and bias [out] or \
+                               [.., out], got x [2, 4], weight [5, 4], bias Some([3, 5])"
+    )]
+    fn an_addend_of_the_wrong_rows_panics_with_the_shapes() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::zeros(&[2, 4]));
+        let w = tape.var(Tensor::zeros(&[5, 4]));
+        let _ = x.linear(w, Some(tape.var(Tensor::zeros(&[3, 5]))));
+    }
+
+    #[test]
     fn large_products_split_across_threads_keep_the_bias() {
         // rows x in x out above the GEMM's threading threshold
         let (rows, k, n) = (256, 256, 160);
@@ -200,8 +244,8 @@ mod tests {
 
     #[test]
     #[should_panic(
-        expected = "linear: expected x [.., in], weight [out, in] and bias [out], got \
-                               x [2, 3], weight [4, 5], bias None"
+        expected = "linear: expected x [.., in], weight [out, in] and bias [out] or [.., out], \
+                    got x [2, 3], weight [4, 5], bias None"
     )]
     fn mismatched_features_panic() {
         let tape = Tape::<f32>::new();

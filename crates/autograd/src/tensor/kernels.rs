@@ -370,9 +370,16 @@ pub(crate) fn linear_forward<T: Float>(
     let mut out = unsafe { out.assume_init() };
     if let Some(b) = b.filter(|_| n > 0) {
         let buf = unique_mut(&mut out);
-        for row in buf.chunks_mut(n) {
-            row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
-        }
+        // A bias `[n]` on every row, or an addend of the output's shape.
+        let width = if b.ndim() == 1 { n } else { buf.len().max(1) };
+        crate::vectorized(
+            #[inline(always)]
+            || {
+                for row in buf.chunks_mut(width) {
+                    row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
+                }
+            },
+        );
     }
     Tensor::from_parts(out_shape, out)
 }
