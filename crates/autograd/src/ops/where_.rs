@@ -5,7 +5,7 @@ use crate::tensor::shape::{Shape, broadcast_shapes};
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
 /// `y = mask != 0 ? on_true : on_false`, elementwise, for a constant mask.
-struct Where<T>(Tensor<T>);
+struct Where<T: Float>(Tensor<T>);
 
 impl<T: Float> Op<T> for Where<T> {
     fn name(&self) -> &'static str {

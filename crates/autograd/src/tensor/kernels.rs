@@ -19,7 +19,34 @@ const CHUNK: usize = 1 << 13;
 
 /// A fresh zeroed buffer and mutable access to it, for kernels that write in place.
 pub(crate) fn zeroed<T: Float>(n: usize) -> Arc<[T]> {
-    std::iter::repeat_n(T::ZERO, n).collect()
+    filled(n, T::ZERO)
+}
+
+/// A fresh buffer of `n` copies of `value`: a recycled one from this thread's cache
+/// (`pool.rs`) when a large buffer of that length is there, else a new allocation.
+pub(crate) fn filled<T: Float>(n: usize, value: T) -> Arc<[T]> {
+    if let Some(mut buf) = super::pool::take::<T>(n) {
+        unique_mut(&mut buf).fill(value);
+        return buf;
+    }
+    std::iter::repeat_n(value, n).collect()
+}
+
+/// A buffer of `n` elements written entirely by `write` (a GEMM): a recycled one when the
+/// cache has that length (old contents, overwritten), else a new uninitialised allocation.
+fn written_by<T: Float>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> Arc<[T]> {
+    if let Some(mut buf) = super::pool::take::<T>(n) {
+        let s: &mut [T] = unique_mut(&mut buf);
+        // SAFETY: `[T]` and `[MaybeUninit<T>]` have the same layout; the slice starts fully
+        // initialised and `write` (`gemm_into`) stores only initialised values, so it stays so.
+        let s = unsafe { &mut *(s as *mut [T] as *mut [MaybeUninit<T>]) };
+        write(s);
+        return buf;
+    }
+    let mut out = Arc::<[T]>::new_uninit_slice(n);
+    write(Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner"));
+    // SAFETY: callers pass a `write` that initialises all `n` elements (see each call).
+    unsafe { out.assume_init() }
 }
 
 /// Mutable access to a buffer this kernel just created.
@@ -356,18 +383,17 @@ pub(crate) fn linear_forward<T: Float>(
     let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
-    let mut out = Arc::<[T]>::new_uninit_slice(rows * n);
-    let c = Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner");
-    gemm_into(
-        rows,
-        k,
-        n,
-        (x.data(), k as isize, 1),
-        (w.data(), 1, k as isize),
-        c,
-    );
-    // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
-    let mut out = unsafe { out.assume_init() };
+    // `gemm_into` initialises all `rows x n` elements of its output.
+    let mut out = written_by(rows * n, |c| {
+        gemm_into(
+            rows,
+            k,
+            n,
+            (x.data(), k as isize, 1),
+            (w.data(), 1, k as isize),
+            c,
+        )
+    });
     if let Some(b) = b.filter(|_| n > 0) {
         let buf = unique_mut(&mut out);
         // A bias `[n]` on every row, or an addend of the output's shape.
@@ -424,17 +450,20 @@ pub(crate) fn batched_matmul<T: Float>(
     let nbatch = numel(&batch);
     let mut out_shape = batch.clone();
     out_shape.extend_from_slice(&[m, n]);
-    let mut out = Arc::<[T]>::new_uninit_slice(nbatch * m * n);
-    let c = Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner");
     // Strides of the last two axes of each stored operand, swapped for a transposed use.
     let (ars, acs) = (sa[ra - 1] as isize, 1isize);
     let (ars, acs) = if ta { (acs, ars) } else { (ars, acs) };
     let (brs, bcs) = (sb[rb - 1] as isize, 1isize);
     let (brs, bcs) = if tb { (bcs, brs) } else { (brs, bcs) };
     let (amat, bmat) = (m * k, k * n);
-    if nbatch == 1 {
-        gemm_into(m, k, n, (a.data(), ars, acs), (b.data(), brs, bcs), c);
-    } else {
+    // Every batch block `[pc, pc + m n)` of the `nbatch * m * n` buffer is written by
+    // `gemm_into` (the blocks tile the buffer: `oo` runs over all batch indices), and
+    // `gemm_into` initialises all of its `m x n` output.
+    let out = written_by(nbatch * m * n, |c| {
+        if nbatch == 1 {
+            gemm_into(m, k, n, (a.data(), ars, acs), (b.data(), brs, bcs), c);
+            return;
+        }
         let ba = broadcast_strides(&sa[..ra - 2], &batch);
         let bb = broadcast_strides(&sb[..rb - 2], &batch);
         let bo = contiguous_strides(&batch);
@@ -459,11 +488,7 @@ pub(crate) fn batched_matmul<T: Float>(
                 }
             },
         );
-    }
-    // SAFETY: every batch block `[pc, pc + m n)` of the `nbatch * m * n` buffer was written by
-    // `gemm_into` (the blocks tile the buffer: `oo` runs over all batch indices), and
-    // `gemm_into` initialises all of its `m x n` output.
-    let out = unsafe { out.assume_init() };
+    });
     Tensor::from_parts(out_shape, out)
 }
 

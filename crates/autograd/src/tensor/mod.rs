@@ -2,6 +2,7 @@
 
 mod index;
 pub(crate) mod kernels;
+pub(crate) mod pool;
 pub mod shape;
 
 use std::fmt;
@@ -26,12 +27,12 @@ use shape::numel;
 /// assert_eq!(t.get(&[1, 0]), 4.0);
 /// assert_eq!(t.numel(), 6);
 /// ```
-pub struct Tensor<T> {
+pub struct Tensor<T: Float> {
     shape: Shape,
     data: Storage<T>,
 }
 
-impl<T: Copy> Clone for Tensor<T> {
+impl<T: Float> Clone for Tensor<T> {
     #[inline]
     fn clone(&self) -> Self {
         Tensor {
@@ -45,12 +46,26 @@ impl<T: Copy> Clone for Tensor<T> {
 /// Element storage: one-element tensors (losses, scalar chains) live inline and never allocate;
 /// everything else is a shared buffer.
 #[derive(Clone)]
-enum Storage<T> {
+enum Storage<T: Float> {
     Scalar(T),
     Shared(Arc<[T]>),
 }
 
-impl<T> Storage<T> {
+/// The last owner of a large buffer hands it to this thread's buffer cache (`pool.rs`), so the
+/// next tensor of that size reuses its memory.
+impl<T: Float> Drop for Storage<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Storage::Shared(a) = self
+            && pool::worth_caching::<T>(a.len())
+            && Arc::get_mut(a).is_some()
+        {
+            pool::give(std::mem::replace(a, Arc::from(Vec::new())));
+        }
+    }
+}
+
+impl<T: Float> Storage<T> {
     #[inline]
     fn as_slice(&self) -> &[T] {
         match self {
@@ -60,23 +75,20 @@ impl<T> Storage<T> {
     }
 }
 
-impl<T> From<Arc<[T]>> for Storage<T> {
+impl<T: Float> From<Arc<[T]>> for Storage<T> {
     #[inline]
     fn from(a: Arc<[T]>) -> Self {
         Storage::Shared(a)
     }
 }
 
-impl<T> From<Vec<T>> for Storage<T> {
+impl<T: Float> From<Vec<T>> for Storage<T> {
     fn from(v: Vec<T>) -> Self {
         Storage::Shared(v.into())
     }
 }
 
-impl<T> From<&[T]> for Storage<T>
-where
-    T: Copy,
-{
+impl<T: Float> From<&[T]> for Storage<T> {
     fn from(v: &[T]) -> Self {
         Storage::Shared(v.into())
     }
@@ -143,7 +155,7 @@ impl<T: Float> Tensor<T> {
     pub fn full(shape: &[usize], value: T) -> Self {
         Tensor {
             shape: crate::tensor::shape::copy_shape(shape),
-            data: Storage::Shared(std::iter::repeat_n(value, numel(shape)).collect()),
+            data: Storage::Shared(kernels::filled(numel(shape), value)),
         }
     }
 
