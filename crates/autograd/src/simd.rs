@@ -11,14 +11,17 @@
 /// when present; otherwise the baseline) and returns its result.
 ///
 /// Use it around hot elementwise loops over slices: the loop body is inlined into the
-/// dispatched function and vectorised for that instruction set. Results are identical to
-/// calling `f()` directly (no fused multiply-add is introduced; see the module docs). Work
+/// dispatched function and vectorised for that instruction set (mark the closure
+/// `#[inline(always)]`, and loop with `for`: code that is not inlined runs at the baseline
+/// width). For arithmetic, `sqrt` and division the results are those of calling `f()`
+/// directly (no fused multiply-add is introduced; see the module docs); `min`/`max` may differ
+/// in the sign of a zero or a NaN's payload. Work
 /// handed to other threads inside `f` (rayon) runs outside the dispatch: call `vectorized`
 /// inside each chunk's closure instead. For very short slices the dispatch (a few ns) is not
 /// worth it.
 ///
-/// Custom ops can use it for their own kernels; the built-in maps, the fused LSTM and
-/// cross-entropy kernels, gradient accumulation and the optimizers do.
+/// Custom ops can use it for their own kernels; the fused LSTM kernels, `tanh`, the bias add of
+/// `linear`, gradient accumulation and the optimizers do.
 ///
 /// ```
 /// let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.01).collect();

@@ -34,7 +34,11 @@ pub(crate) fn filled<T: Float>(n: usize, value: T) -> Arc<[T]> {
 
 /// A buffer of `n` elements written entirely by `write` (a GEMM): a recycled one when the
 /// cache has that length (old contents, overwritten), else a new uninitialised allocation.
-fn written_by<T: Float>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> Arc<[T]> {
+///
+/// # Safety
+/// `write` must store an initialised value into every one of the `n` elements and must never
+/// store `MaybeUninit::uninit()` (`gemm_into` over the whole buffer does both).
+unsafe fn written_by<T: Float>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> Arc<[T]> {
     if let Some(mut buf) = super::pool::take::<T>(n) {
         let s: &mut [T] = unique_mut(&mut buf);
         // SAFETY: `[T]` and `[MaybeUninit<T>]` have the same layout; the slice starts fully
@@ -45,7 +49,7 @@ fn written_by<T: Float>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> 
     }
     let mut out = Arc::<[T]>::new_uninit_slice(n);
     write(Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner"));
-    // SAFETY: callers pass a `write` that initialises all `n` elements (see each call).
+    // SAFETY: the caller's `write` initialised all `n` elements (this function's contract).
     unsafe { out.assume_init() }
 }
 
@@ -383,17 +387,19 @@ pub(crate) fn linear_forward<T: Float>(
     let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
-    // `gemm_into` initialises all `rows x n` elements of its output.
-    let mut out = written_by(rows * n, |c| {
-        gemm_into(
-            rows,
-            k,
-            n,
-            (x.data(), k as isize, 1),
-            (w.data(), 1, k as isize),
-            c,
-        )
-    });
+    // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
+    let mut out = unsafe {
+        written_by(rows * n, |c| {
+            gemm_into(
+                rows,
+                k,
+                n,
+                (x.data(), k as isize, 1),
+                (w.data(), 1, k as isize),
+                c,
+            )
+        })
+    };
     if let Some(b) = b.filter(|_| n > 0) {
         let buf = unique_mut(&mut out);
         // A bias `[n]` on every row, or an addend of the output's shape.
@@ -456,39 +462,41 @@ pub(crate) fn batched_matmul<T: Float>(
     let (brs, bcs) = (sb[rb - 1] as isize, 1isize);
     let (brs, bcs) = if tb { (bcs, brs) } else { (brs, bcs) };
     let (amat, bmat) = (m * k, k * n);
-    // Every batch block `[pc, pc + m n)` of the `nbatch * m * n` buffer is written by
+    // SAFETY: every batch block `[pc, pc + m n)` of the `nbatch * m * n` buffer is written by
     // `gemm_into` (the blocks tile the buffer: `oo` runs over all batch indices), and
     // `gemm_into` initialises all of its `m x n` output.
-    let out = written_by(nbatch * m * n, |c| {
-        if nbatch == 1 {
-            gemm_into(m, k, n, (a.data(), ars, acs), (b.data(), brs, bcs), c);
-            return;
-        }
-        let ba = broadcast_strides(&sa[..ra - 2], &batch);
-        let bb = broadcast_strides(&sb[..rb - 2], &batch);
-        let bo = contiguous_strides(&batch);
-        for_each_run(
-            &batch,
-            [&ba, &bb, &bo],
-            |[oa, ob, oo], [ia, ib, io], len| {
-                for j in 0..len {
-                    let (pa, pb, pc) = (
-                        (oa + j * ia) * amat,
-                        (ob + j * ib) * bmat,
-                        (oo + j * io) * m * n,
-                    );
-                    gemm_into(
-                        m,
-                        k,
-                        n,
-                        (&a.data()[pa..pa + amat], ars, acs),
-                        (&b.data()[pb..pb + bmat], brs, bcs),
-                        &mut c[pc..pc + m * n],
-                    );
-                }
-            },
-        );
-    });
+    let out = unsafe {
+        written_by(nbatch * m * n, |c| {
+            if nbatch == 1 {
+                gemm_into(m, k, n, (a.data(), ars, acs), (b.data(), brs, bcs), c);
+                return;
+            }
+            let ba = broadcast_strides(&sa[..ra - 2], &batch);
+            let bb = broadcast_strides(&sb[..rb - 2], &batch);
+            let bo = contiguous_strides(&batch);
+            for_each_run(
+                &batch,
+                [&ba, &bb, &bo],
+                |[oa, ob, oo], [ia, ib, io], len| {
+                    for j in 0..len {
+                        let (pa, pb, pc) = (
+                            (oa + j * ia) * amat,
+                            (ob + j * ib) * bmat,
+                            (oo + j * io) * m * n,
+                        );
+                        gemm_into(
+                            m,
+                            k,
+                            n,
+                            (&a.data()[pa..pa + amat], ars, acs),
+                            (&b.data()[pb..pb + bmat], brs, bcs),
+                            &mut c[pc..pc + m * n],
+                        );
+                    }
+                },
+            );
+        })
+    };
     Tensor::from_parts(out_shape, out)
 }
 

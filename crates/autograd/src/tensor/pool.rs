@@ -44,6 +44,9 @@ pub(crate) fn worth_caching<T>(len: usize) -> bool {
 /// Keeps `buf` (unique, at least [`MIN_BYTES`]) for a later [`take`] on this thread.
 pub(crate) fn give<T: Float>(buf: Arc<[T]>) {
     let (len, bytes) = (buf.len(), std::mem::size_of_val(&*buf));
+    if bytes > MAX_BYTES {
+        return; // would evict everything else and then itself
+    }
     // `try_with`/`try_borrow_mut`: during thread teardown, or if a drop happens inside a cache
     // operation, the buffer is simply freed.
     let _ = CACHE.try_with(|c| {
@@ -96,15 +99,21 @@ mod tests {
 
     #[test]
     fn a_dropped_product_s_buffer_serves_the_next_product_of_that_size() {
-        let a = Tensor::<f32>::randn(&[N, N], 1);
+        let (a, b) = (
+            Tensor::<f32>::randn(&[N, N], 1),
+            Tensor::<f32>::randn(&[N, N], 3),
+        );
         let c1 = a.matmul(&a);
         let p1 = c1.data().as_ptr();
         drop(c1);
-        let c2 = a.matmul(&a);
+        let c2 = b.matmul(&b);
         assert_eq!(c2.data().as_ptr(), p1, "the freed buffer was not reused");
-        // and the reused buffer holds the new product, not the old one
-        let want = a.matmul(&a);
-        assert_eq!(c2.data(), want.data());
+        // The reused buffer holds the new product (b b), not the stale one (a a): compare with
+        // an element computed directly.
+        let dot = |i: usize, j: usize| (0..N).map(|k| b.get(&[i, k]) * b.get(&[k, j])).sum::<f32>();
+        for (i, j) in [(0, 0), (7, 300), (N - 1, N - 1)] {
+            assert!((c2.get(&[i, j]) - dot(i, j)).abs() < 1e-3, "c2[{i}, {j}]");
+        }
     }
 
     #[test]
@@ -127,24 +136,40 @@ mod tests {
         let z = Tensor::<f64>::zeros(&[N, N / 2]);
         assert_eq!(z.data().as_ptr(), p, "the freed buffer was not reused");
         assert!(z.data().iter().all(|&v| v == 0.0));
-        // and a gradient padded with zeros (narrow's backward) into a recycled buffer
-        drop(z);
+        // A gradient padded with zeros (narrow's backward) into a recycled buffer of 7.5s.
         let tape = Tape::<f64>::new();
-        let x = tape.var(Tensor::full(&[N, N / 2], 3.0));
-        let g = x.narrow(0, 0, 1).sum().backward();
+        let x = tape.var(z);
+        let loss = x.narrow(0, 0, 1).sum();
+        drop(Tensor::<f64>::full(&[N, N / 2], 7.5));
+        assert_eq!(
+            cached_bytes(),
+            N * N / 2 * 8,
+            "a stale buffer is waiting in the cache"
+        );
+        let g = loss.backward();
         assert!(g[x].data()[..N / 2].iter().all(|&v| v == 1.0));
         assert!(g[x].data()[N / 2..].iter().all(|&v| v == 0.0));
     }
 
     #[test]
-    fn the_cache_is_bounded_and_skips_small_buffers() {
+    fn the_cache_is_bounded_and_skips_small_and_huge_buffers() {
+        // count: 2 MAX_BUFFERS buffers of about 1 MiB
         for i in 0..(2 * MAX_BUFFERS) {
             drop(Tensor::<f32>::full(&[N, N + i], 1.0));
         }
-        assert!(cached_bytes() <= MAX_BYTES);
-        CACHE.with(|c| assert!(c.borrow().len() <= MAX_BUFFERS));
-        let before = cached_bytes();
+        CACHE.with(|c| assert_eq!(c.borrow().len(), MAX_BUFFERS));
+        // bytes: 16 MiB buffers, more than MAX_BYTES in all
+        for i in 0..6 {
+            drop(Tensor::<f32>::full(&[4 * N, 2 * N + i], 1.0));
+        }
+        let cached = cached_bytes();
+        assert!(
+            cached <= MAX_BYTES && cached > MAX_BYTES / 2,
+            "{cached} bytes cached"
+        );
+        // small and oversized buffers are not kept
         drop(Tensor::<f32>::full(&[16, 16], 1.0));
-        assert_eq!(cached_bytes(), before);
+        drop(Tensor::<f32>::full(&[MAX_BYTES / 4 + 1], 1.0));
+        assert_eq!(cached_bytes(), cached);
     }
 }
