@@ -305,8 +305,7 @@ fn accumulate_padded<T: Float>(
     let block = g.shape()[axis] * inner;
     let buf = acc.make_mut();
     for (o, src) in g.data().chunks(block.max(1)).enumerate().take(outer) {
-        let dst = &mut buf[(o * n + before) * inner..][..block];
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+        add_assign(&mut buf[(o * n + before) * inner..][..block], src);
     }
     *slot = Some(acc);
 }
@@ -578,20 +577,25 @@ impl<T: Float> Tensor<T> {
         debug_assert_eq!(self.shape(), other.shape());
         let mut me = self;
         if let Some(buf) = me.data_mut() {
-            #[inline(always)]
-            fn add<T: Float>(a: &mut [T], b: &[T]) {
-                a.iter_mut().zip(b).for_each(|(a, &b)| *a += b);
-            }
-            if buf.len() >= crate::simd::MIN_LEN {
-                crate::vectorized(
-                    #[inline(always)]
-                    || add(buf, other.data()),
-                );
-            } else {
-                add(buf, other.data());
-            }
+            add_assign(buf, other.data());
             return me;
         }
         me.zip_map(other, "add", |a, b| a + b)
+    }
+}
+
+/// `a += b` elementwise (equal lengths), 8 lanes wide on AVX2 above a few dozen elements.
+fn add_assign<T: Float>(a: &mut [T], b: &[T]) {
+    #[inline(always)]
+    fn add<T: Float>(a: &mut [T], b: &[T]) {
+        a.iter_mut().zip(b).for_each(|(a, &b)| *a += b);
+    }
+    if a.len() >= crate::simd::MIN_LEN {
+        crate::vectorized(
+            #[inline(always)]
+            || add(a, b),
+        );
+    } else {
+        add(a, b);
     }
 }
