@@ -192,72 +192,37 @@ fn eager_sweep<T: Float>(
             }
             continue;
         };
-        // Scoped so that the operands and the rule's result are dropped in place (a `drop(x)`
-        // call moves them: a `memcpy` per node on a scalar chain).
-        {
-            // Values are borrowed from the tape, not reference-counted: the rule only reads them.
-            let mut inputs: SmallVec<[Operand<'_, T>; 2]> = SmallVec::new();
-            let mut needs: SmallVec<[bool; 2]> = SmallVec::new();
-            let input_ids = node.inputs(&edges);
-            for &j in input_ids {
-                let input = &all[j as usize];
-                let Some(value) = input.value.as_ref() else {
-                    return Err(freed_error(input.name(), input.location));
-                };
-                inputs.push(Operand::borrowed(value));
-                needs.push(input.requires_grad);
+        // Values are borrowed from the tape, not reference-counted: the rule only reads them.
+        // One- and two-input nodes (nearly all) pass arrays: no `SmallVec` to fill and drop.
+        let input_ids = node.inputs(&edges);
+        match *input_ids {
+            [a] => {
+                let (x, nx) = operand_of(all, a)?;
+                run_rule(node, op, &[x], &[nx], input_ids, g, &mut grads, anomaly)?;
             }
-            let Some(out) = node.value.as_ref() else {
-                return Err(freed_error(node.name(), node.location));
-            };
-            let mut result = {
-                let (output, grad) = (Operand::borrowed(out), Operand::from(g));
-                op.backward(&BackwardContext {
-                    inputs: &inputs,
-                    output: &output,
-                    grad: &grad,
-                    needs: &needs,
-                })
-            };
-            if result.is_missing() {
-                return Err(Error::NoBackward {
-                    op: node.name(),
-                    location: node.location.to_string(),
-                });
+            [a, b] => {
+                let (x, nx) = operand_of(all, a)?;
+                let (y, ny) = operand_of(all, b)?;
+                run_rule(
+                    node,
+                    op,
+                    &[x, y],
+                    &[nx, ny],
+                    input_ids,
+                    g,
+                    &mut grads,
+                    anomaly,
+                )?;
             }
-            let padding = result.padding();
-            let slots = result.slots_mut();
-            check_arity(slots.len(), node.name(), input_ids.len());
-            for (k, slot) in slots.iter_mut().enumerate() {
-                let (Some(gk), true) = (slot.take(), needs[k]) else {
-                    continue;
-                };
-                let gk = gk.into_tensor();
-                let j = input_ids[k] as usize;
-                let full = inputs[k].eager_shape();
-                match padding {
-                    Some((axis, before, after)) => {
-                        check_padded_shape(node.name(), gk.shape(), full, axis, before, after)
-                    }
-                    None => check_shape(node.name(), k, gk.shape(), full),
+            _ => {
+                let mut inputs: SmallVec<[Operand<'_, T>; 4]> = SmallVec::new();
+                let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
+                for &j in input_ids {
+                    let (x, nx) = operand_of(all, j)?;
+                    inputs.push(x);
+                    needs.push(nx);
                 }
-                if anomaly && !gk.all_finite() {
-                    return Err(Error::NonFinite {
-                        message: format!(
-                            "backward of `{}` (created at {}) produced a non-finite gradient \
-                             for input {k}: {}",
-                            node.name(),
-                            node.location,
-                            first_non_finite(&gk)
-                        ),
-                    });
-                }
-                match padding {
-                    Some((axis, before, _)) => {
-                        accumulate_padded(&mut grads[j], &gk, full, axis, before)
-                    }
-                    None => accumulate(&mut grads[j], gk),
-                }
+                run_rule(node, op, &inputs, &needs, input_ids, g, &mut grads, anomaly)?;
             }
         }
         if !retain && i != root_i {
@@ -279,6 +244,86 @@ fn eager_sweep<T: Float>(
         leaves,
         keys,
     })
+}
+
+/// Input `j` as a borrowed operand, and whether it needs a gradient.
+#[inline(always)]
+fn operand_of<T: Float>(
+    all: &[crate::tape::Node<T>],
+    j: NodeId,
+) -> Result<(Operand<'_, T>, bool), Error> {
+    let input = &all[j as usize];
+    match input.value.as_ref() {
+        Some(value) => Ok((Operand::borrowed(value), input.requires_grad)),
+        None => Err(freed_error(input.name(), input.location)),
+    }
+}
+
+/// Runs one node's backward rule on its inputs and adds each returned gradient into its input's
+/// slot of `grads`, after checking its shape (and, with anomaly detection, its values).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn run_rule<'a, T: Float>(
+    node: &'a crate::tape::Node<T>,
+    op: &dyn crate::Op<T>,
+    inputs: &[Operand<'a, T>],
+    needs: &[bool],
+    input_ids: &[NodeId],
+    g: Tensor<T>,
+    grads: &mut [Option<Tensor<T>>],
+    anomaly: bool,
+) -> Result<(), Error> {
+    let Some(out) = node.value.as_ref() else {
+        return Err(freed_error(node.name(), node.location));
+    };
+    let mut result = {
+        let (output, grad) = (Operand::borrowed(out), Operand::from(g));
+        op.backward(&BackwardContext {
+            inputs,
+            output: &output,
+            grad: &grad,
+            needs,
+        })
+    };
+    if result.is_missing() {
+        return Err(Error::NoBackward {
+            op: node.name(),
+            location: node.location.to_string(),
+        });
+    }
+    let padding = result.padding();
+    let slots = result.slots_mut();
+    check_arity(slots.len(), || node.name(), input_ids.len());
+    for (k, slot) in slots.iter_mut().enumerate() {
+        let (Some(gk), true) = (slot.take(), needs[k]) else {
+            continue;
+        };
+        let gk = gk.into_tensor();
+        let j = input_ids[k] as usize;
+        let full = inputs[k].eager_shape();
+        match padding {
+            Some((axis, before, after)) => {
+                check_padded_shape(|| node.name(), gk.shape(), full, axis, before, after)
+            }
+            None => check_shape(|| node.name(), k, gk.shape(), full),
+        }
+        if anomaly && !gk.all_finite() {
+            return Err(Error::NonFinite {
+                message: format!(
+                    "backward of `{}` (created at {}) produced a non-finite gradient for \
+                     input {k}: {}",
+                    node.name(),
+                    node.location,
+                    first_non_finite(&gk)
+                ),
+            });
+        }
+        match padding {
+            Some((axis, before, _)) => accumulate_padded(&mut grads[j], &gk, full, axis, before),
+            None => accumulate(&mut grads[j], gk),
+        }
+    }
+    Ok(())
 }
 
 fn freed_error(op: &str, location: &std::panic::Location<'_>) -> Error {
@@ -310,9 +355,11 @@ fn accumulate_padded<T: Float>(
     *slot = Some(acc);
 }
 
+/// The checks take the op's name lazily: reading it is a virtual call, which on a scalar chain
+/// cost more than the checks themselves.
 #[track_caller]
 fn check_padded_shape(
-    op: &str,
+    op: impl FnOnce() -> &'static str,
     got: &[usize],
     full: &[usize],
     axis: usize,
@@ -329,6 +376,7 @@ fn check_padded_shape(
             }
         });
     if !fits {
+        let op = op();
         panic!(
             "backward of `{op}` returned a gradient of shape {got:?} padded by {before} and \
              {after} on axis {axis}, which does not make the input's shape {full:?}"
@@ -346,9 +394,9 @@ fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
 
 #[track_caller]
 #[inline]
-fn check_arity(returned: usize, op: &str, inputs: usize) {
+fn check_arity(returned: usize, op: impl FnOnce() -> &'static str, inputs: usize) {
     if returned != inputs {
-        arity_panic(returned, op, inputs);
+        arity_panic(returned, op(), inputs);
     }
 }
 
@@ -360,11 +408,11 @@ fn arity_panic(returned: usize, op: &str, inputs: usize) -> ! {
 
 #[track_caller]
 #[inline]
-fn check_shape(op: &str, k: usize, got: &[usize], want: &[usize]) {
+fn check_shape(op: impl FnOnce() -> &'static str, k: usize, got: &[usize], want: &[usize]) {
     // Compared element by element: a slice `==` calls `memcmp`, which costs more than the
     // comparison on the 1-4 axes of a typical shape.
     if got.len() != want.len() || got.iter().zip(want).any(|(a, b)| a != b) {
-        shape_panic(op, k, got, want);
+        shape_panic(op(), k, got, want);
     }
 }
 
@@ -540,7 +588,7 @@ impl<T: Float> Tape<T> {
             }
             let padding = result_grads.padding();
             let slots = result_grads.slots_mut();
-            check_arity(slots.len(), name, input_ids.len());
+            check_arity(slots.len(), || name, input_ids.len());
             for (k, gk) in slots.iter_mut().enumerate() {
                 let (Some(gk), true) = (gk.take(), needs[k]) else {
                     continue;
@@ -549,13 +597,13 @@ impl<T: Float> Tape<T> {
                 let gk = match padding {
                     Some((axis, before, after)) => {
                         let full = inputs[k].shape();
-                        check_padded_shape(name, &gk.shape(), &full, axis, before, after);
+                        check_padded_shape(|| name, &gk.shape(), &full, axis, before, after);
                         gk.pad_axis(axis as isize, before, after)
                     }
                     None => gk,
                 };
                 let gk = gk.to_var_on(self);
-                check_shape(name, k, &gk.shape(), &inputs[k].shape());
+                check_shape(|| name, k, &gk.shape(), &inputs[k].shape());
                 let slot = &mut grads[input_ids[k] as usize];
                 *slot = Some(match slot.take() {
                     None => gk,

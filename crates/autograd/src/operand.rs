@@ -32,6 +32,22 @@ impl<'t, T: Float> Operand<'t, T> {
     /// inputs then enter the tape as constants).
     #[track_caller]
     pub fn apply<O: Op<T>>(op: O, inputs: &[&Operand<'t, T>]) -> Operand<'t, T> {
+        // One- and two-input ops pass arrays (no `SmallVec` to fill on the hot path).
+        match *inputs {
+            [a] => {
+                if let Some(x) = a.eager() {
+                    return Operand(Repr::Tensor(op.forward(&[x])));
+                }
+                return Self::record(op, inputs);
+            }
+            [a, b] => {
+                if let (Some(x), Some(y)) = (a.eager(), b.eager()) {
+                    return Operand(Repr::Tensor(op.forward(&[x, y])));
+                }
+                return Self::record(op, inputs);
+            }
+            _ => {}
+        }
         let mut values: SmallVec<[&Tensor<T>; 4]> = SmallVec::new();
         for o in inputs {
             match o.eager() {

@@ -169,6 +169,7 @@ impl<T: Float> Tape<T> {
         })
     }
 
+    #[inline(always)]
     fn push(&self, node: Node<T>) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
         let id = NodeId::try_from(nodes.len()).expect("tape: more than 2^32 nodes on one tape");
@@ -186,41 +187,42 @@ impl<T: Float> Tape<T> {
     #[track_caller]
     pub fn apply<O: Op<T>>(&self, op: O, inputs: &[Var<'_, T>]) -> Var<'_, T> {
         let location = Location::caller();
+        // One- and two-input ops (nearly all) pass arrays of values: no `SmallVec` to fill.
         let (value, requires_grad) = {
             let nodes = self.nodes.borrow();
-            let mut values: SmallVec<[&Tensor<T>; 4]> = SmallVec::new();
-            let mut requires_grad = false;
-            for v in inputs {
-                assert!(
-                    std::ptr::eq(v.tape, self),
-                    "{}: an input belongs to another tape (created at {})",
-                    op.name(),
-                    nodes
-                        .get(v.id as usize)
-                        .map_or("?".to_string(), |n| n.location.to_string())
-                );
-                let node = &nodes[v.id as usize];
-                values.push(
-                    node.value
-                        .as_ref()
-                        .unwrap_or_else(|| freed_panic(op.name(), node)),
-                );
-                requires_grad |= node.requires_grad;
+            match *inputs {
+                [a] => {
+                    let (x, rx) = self.input_value(&nodes, a, &op);
+                    (op.forward(&[x]), rx)
+                }
+                [a, b] => {
+                    let (x, rx) = self.input_value(&nodes, a, &op);
+                    let (y, ry) = self.input_value(&nodes, b, &op);
+                    (op.forward(&[x, y]), rx | ry)
+                }
+                _ => {
+                    let mut values: SmallVec<[&Tensor<T>; 4]> = SmallVec::new();
+                    let mut requires_grad = false;
+                    for &v in inputs {
+                        let (x, rx) = self.input_value(&nodes, v, &op);
+                        values.push(x);
+                        requires_grad |= rx;
+                    }
+                    (op.forward(&values), requires_grad)
+                }
             }
-            (op.forward(&values), requires_grad)
         };
         if self.anomaly.get() && !value.all_finite() {
-            panic!(
-                "anomaly detected: forward of `{}` produced a non-finite value ({}) at {location}",
-                op.name(),
-                first_non_finite(&value)
-            );
+            anomaly_panic(op.name(), &value, location);
         }
         let requires_grad = requires_grad && self.grad_enabled.get() && op.differentiable();
         let first_input = {
             let mut edges = self.edges.borrow_mut();
             let first = edges.len() as u32;
-            edges.extend(inputs.iter().map(|v| v.id));
+            match *inputs {
+                [a] => edges.push(a.id),
+                _ => edges.extend(inputs.iter().map(|v| v.id)),
+            }
             first
         };
         self.push(Node {
@@ -231,6 +233,28 @@ impl<T: Float> Tape<T> {
             requires_grad,
             location,
         })
+    }
+
+    /// The value of input `v` of `op` and whether it requires grad.
+    ///
+    /// # Panics
+    /// If `v` belongs to another tape or its value was freed by `backward()`.
+    #[inline(always)]
+    #[track_caller]
+    fn input_value<'n, O: Op<T>>(
+        &self,
+        nodes: &'n [Node<T>],
+        v: Var<'_, T>,
+        op: &O,
+    ) -> (&'n Tensor<T>, bool) {
+        if !std::ptr::eq(v.tape, self) {
+            foreign_tape_panic(op.name(), v);
+        }
+        let node = &nodes[v.id as usize];
+        match node.value.as_ref() {
+            Some(value) => (value, node.requires_grad),
+            None => freed_panic(op.name(), node),
+        }
     }
 
     /// Runs `f` with gradient recording off: results computed inside do not require grad
@@ -333,6 +357,25 @@ pub(crate) mod spare {
     }
 }
 
+#[cold]
+#[track_caller]
+fn foreign_tape_panic<T: Float>(op: &str, v: Var<'_, T>) -> ! {
+    let nodes = v.tape.nodes.borrow();
+    let at = nodes
+        .get(v.id as usize)
+        .map_or("?".to_string(), |n| n.location.to_string());
+    panic!("{op}: an input belongs to another tape (created at {at})")
+}
+
+#[cold]
+fn anomaly_panic<T: Float>(op: &str, value: &Tensor<T>, location: &Location<'_>) -> ! {
+    panic!(
+        "anomaly detected: forward of `{op}` produced a non-finite value ({}) at {location}",
+        first_non_finite(value)
+    );
+}
+
+#[cold]
 #[track_caller]
 pub(crate) fn freed_panic<T: Float>(what: &str, node: &Node<T>) -> ! {
     panic!(

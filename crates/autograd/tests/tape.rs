@@ -248,6 +248,67 @@ fn a_custom_backward_with_a_wrong_shape_panics() {
 }
 
 #[test]
+#[should_panic(expected = "wrong_shape: an input belongs to another tape (created at ")]
+fn a_custom_op_given_an_input_from_another_tape_panics_naming_it() {
+    let a = Tape::<f64>::new();
+    let b = Tape::<f64>::new();
+    let x = a.var(Tensor::ones(&[3]));
+    let y = b.var(Tensor::ones(&[3]));
+    // the second input is the foreign one
+    let _ = a.apply(WrongShape, &[x, y]);
+}
+
+#[test]
+fn an_op_on_a_freed_value_panics_naming_the_op_and_the_value() {
+    for inputs in 1..=3 {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::scalar(0.5));
+        let h = x.exp();
+        h.tanh().backward(); // frees h
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let args = vec![x; inputs - 1];
+            let _ = tape.apply(WrongShape, &[&args[..], &[h]].concat());
+        }))
+        .unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.contains("wrong_shape: the value of `exp`") && msg.contains("backward_retain"),
+            "{inputs} inputs: {msg}"
+        );
+    }
+}
+
+/// Returns one gradient whatever the number of inputs.
+struct OneGradient;
+impl Op<f64> for OneGradient {
+    fn name(&self) -> &'static str {
+        "one_gradient"
+    }
+    fn forward(&self, inputs: &[&Tensor<f64>]) -> Tensor<f64> {
+        inputs[0].clone()
+    }
+    fn backward<'t>(&self, cx: &BackwardContext<'_, 't, f64>) -> InputGrads<'t, f64> {
+        [Some(cx.grad().clone())].into()
+    }
+}
+
+#[test]
+fn a_rule_returning_too_few_gradients_panics_naming_the_op() {
+    for inputs in 2..=3 {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(Tensor::scalar(0.5));
+        let y = tape.apply(OneGradient, &vec![x; inputs]);
+        let err =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.backward())).unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert_eq!(
+            msg,
+            &format!("backward of `one_gradient` returned 1 gradients for {inputs} inputs")
+        );
+    }
+}
+
+#[test]
 #[should_panic(expected = "mul: operands belong to different tapes")]
 fn mixing_tapes_panics() {
     let a = Tape::<f64>::new();

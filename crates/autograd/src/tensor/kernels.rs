@@ -60,14 +60,22 @@ pub(crate) fn unique_mut<T>(buf: &mut Arc<[T]>) -> &mut [T] {
 
 impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
+    #[inline]
     pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
-        let n = self.numel();
-        if n == 1 {
+        if self.numel() == 1 {
             return Tensor::from_scalar_parts(
                 crate::tensor::shape::copy_shape(&self.shape),
                 f(self.data()[0]),
             );
         }
+        self.map_many(f)
+    }
+
+    /// [`map`](Tensor::map) of a tensor with more than one element: kept out of line so that
+    /// the one-element path (a scalar chain's every op) does not pay this frame's set-up.
+    #[inline(never)]
+    fn map_many(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
+        let n = self.numel();
         let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
             self.data().iter().map(|&x| f(x)).collect()
         } else {
