@@ -385,11 +385,12 @@ fn check_padded_shape(
 }
 
 /// Adds `g` into a gradient slot, in place when the slot's buffer is not shared.
+#[inline]
 fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
-    *slot = Some(match slot.take() {
-        None => g,
-        Some(prev) => prev.add_into(&g),
-    });
+    match slot {
+        None => *slot = Some(g),
+        Some(prev) => prev.add_assign(&g),
+    }
 }
 
 #[track_caller]
@@ -409,9 +410,7 @@ fn arity_panic(returned: usize, op: &str, inputs: usize) -> ! {
 #[track_caller]
 #[inline]
 fn check_shape(op: impl FnOnce() -> &'static str, k: usize, got: &[usize], want: &[usize]) {
-    // Compared element by element: a slice `==` calls `memcmp`, which costs more than the
-    // comparison on the 1-4 axes of a typical shape.
-    if got.len() != want.len() || got.iter().zip(want).any(|(a, b)| a != b) {
+    if !crate::tensor::shape::same_shape(got, want) {
         shape_panic(op(), k, got, want);
     }
 }
@@ -620,15 +619,13 @@ impl<T: Float> Tape<T> {
 }
 
 impl<T: Float> Tensor<T> {
-    /// `self + other` for equal shapes, reusing `self`'s buffer when no one else holds it.
-    pub(crate) fn add_into(self, other: &Tensor<T>) -> Tensor<T> {
+    /// `self += other` for equal shapes, in place when no one else holds `self`'s buffer.
+    pub(crate) fn add_assign(&mut self, other: &Tensor<T>) {
         debug_assert_eq!(self.shape(), other.shape());
-        let mut me = self;
-        if let Some(buf) = me.data_mut() {
-            add_assign(buf, other.data());
-            return me;
+        match self.data_mut() {
+            Some(buf) => add_assign(buf, other.data()),
+            None => *self = self.zip_map(other, "add", |a, b| a + b),
         }
-        me.zip_map(other, "add", |a, b| a + b)
     }
 }
 

@@ -182,12 +182,13 @@ impl<'t, T: Float> InputGrads<'t, T> {
 
 impl<'t, T: Float, const N: usize> From<[Option<Operand<'t, T>>; N]> for InputGrads<'t, T> {
     #[inline(always)]
-    fn from(grads: [Option<Operand<'t, T>>; N]) -> Self {
-        let mut it = grads.into_iter();
+    fn from(mut grads: [Option<Operand<'t, T>>; N]) -> Self {
+        // `take` rather than the array's iterator: the iterator's bookkeeping and drop cost
+        // more than the rule itself on a scalar chain.
         InputGrads(match N {
-            1 => Slots::One([it.next().flatten()]),
-            2 => Slots::Two([it.next().flatten(), it.next().flatten()]),
-            _ => Slots::Many(it.collect()),
+            1 => Slots::One([grads[0].take()]),
+            2 => Slots::Two([grads[0].take(), grads[1].take()]),
+            _ => Slots::Many(grads.into_iter().collect()),
         })
     }
 }

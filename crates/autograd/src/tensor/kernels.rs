@@ -127,7 +127,25 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the shapes do not broadcast.
     #[track_caller]
+    #[inline]
     pub fn zip_map(
+        &self,
+        other: &Tensor<T>,
+        op: &str,
+        f: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Tensor<T> {
+        if self.numel() == 1 && crate::tensor::shape::same_shape(&self.shape, &other.shape) {
+            let v = f(self.data()[0], other.data()[0]);
+            return Tensor::from_scalar_parts(crate::tensor::shape::copy_shape(&self.shape), v);
+        }
+        self.zip_map_many(other, op, f)
+    }
+
+    /// [`zip_map`](Tensor::zip_map) of anything but two one-element tensors of one shape: kept
+    /// out of line so that the scalar path does not pay this frame's set-up.
+    #[inline(never)]
+    #[track_caller]
+    fn zip_map_many(
         &self,
         other: &Tensor<T>,
         op: &str,
@@ -136,10 +154,6 @@ impl<T: Float> Tensor<T> {
         let (a, b) = (self, other);
         if a.shape == b.shape {
             let n = a.numel();
-            if n == 1 {
-                let v = f(a.data()[0], b.data()[0]);
-                return Tensor::from_scalar_parts(crate::tensor::shape::copy_shape(&a.shape), v);
-            }
             let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
                 a.data()
                     .iter()

@@ -20,6 +20,13 @@ pub(crate) fn copy_shape(dims: &[usize]) -> Shape {
     }
 }
 
+/// Whether two shapes are equal, compared axis by axis: a slice `==` calls `memcmp`, which
+/// costs more than the comparison on the 1-4 axes of a typical shape.
+#[inline]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Number of elements of a shape (1 for a scalar shape `[]`).
 #[inline]
 pub fn numel(shape: &[usize]) -> usize {
