@@ -290,6 +290,8 @@ impl<T: Float> Tape<T> {
 
 impl<T: Float> Drop for Tape<T> {
     fn drop(&mut self) {
+        // Weights packed for this step's products would make the optimizer copy them.
+        crate::tensor::packed::clear();
         let mut nodes = std::mem::take(self.nodes.get_mut());
         let mut edges = std::mem::take(self.edges.get_mut());
         nodes.clear();

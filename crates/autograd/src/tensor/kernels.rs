@@ -396,6 +396,26 @@ fn gemm_into<T: Float>(
     });
 }
 
+/// `C = A B` where B is the view `(brs, bcs)` of `b`'s elements: through the packed-operand
+/// path when it applies (a weight multiplied again and again against few rows, `packed.rs`),
+/// otherwise [`gemm_into`].
+fn gemm_reused_rhs<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: &Tensor<T>,
+    (brs, bcs): (isize, isize),
+    c: &mut [MaybeUninit<T>],
+) {
+    if let Some(buffer) = b.shared_buffer()
+        && super::packed::try_gemm(m, k, n, a, buffer, (brs, bcs), c)
+    {
+        return;
+    }
+    gemm_into(m, k, n, a, (b.data(), brs, bcs), c);
+}
+
 /// `y = x W^T (+ b)` for `x` `[rows, k]` (any leading shape, flattened), `w` `[n, k]` and `b`
 /// `[n]`, into a fresh `[.., n]` tensor: one GEMM (W^T as strides) and the bias added to each row
 /// in place while the row is in cache. Shapes are checked by the caller.
@@ -412,14 +432,7 @@ pub(crate) fn linear_forward<T: Float>(
     // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
     let mut out = unsafe {
         written_by(rows * n, |c| {
-            gemm_into(
-                rows,
-                k,
-                n,
-                (x.data(), k as isize, 1),
-                (w.data(), 1, k as isize),
-                c,
-            )
+            gemm_reused_rhs(rows, k, n, (x.data(), k as isize, 1), w, (1, k as isize), c)
         })
     };
     if let Some(b) = b.filter(|_| n > 0) {
@@ -490,7 +503,7 @@ pub(crate) fn batched_matmul<T: Float>(
     let out = unsafe {
         written_by(nbatch * m * n, |c| {
             if nbatch == 1 {
-                gemm_into(m, k, n, (a.data(), ars, acs), (b.data(), brs, bcs), c);
+                gemm_reused_rhs(m, k, n, (a.data(), ars, acs), b, (brs, bcs), c);
                 return;
             }
             let ba = broadcast_strides(&sa[..ra - 2], &batch);

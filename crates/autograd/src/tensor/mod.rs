@@ -2,6 +2,7 @@
 
 mod index;
 pub(crate) mod kernels;
+pub(crate) mod packed;
 pub(crate) mod pool;
 pub mod shape;
 
@@ -259,6 +260,14 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Mutable access to the elements if no other tensor shares the buffer.
+    /// The shared buffer holding the elements (`None` for an inline one-element tensor).
+    pub(crate) fn shared_buffer(&self) -> Option<&Arc<[T]>> {
+        match &self.data {
+            Storage::Shared(a) => Some(a),
+            Storage::Scalar(_) => None,
+        }
+    }
+
     pub(crate) fn data_mut(&mut self) -> Option<&mut [T]> {
         match &mut self.data {
             Storage::Scalar(v) => Some(std::slice::from_mut(v)),
