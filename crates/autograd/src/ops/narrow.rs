@@ -22,6 +22,11 @@ impl<T: Float> Op<T> for Narrow {
         let block = self.len * inner;
         let mut shape: Shape = x.shape().into();
         shape[self.axis] = self.len;
+        if outer == 1 {
+            // One contiguous range (a time step of a sequence): copied once, nothing zeroed.
+            let from = self.start * inner;
+            return Tensor::from_parts(shape, x.data()[from..][..block].into());
+        }
         let mut out = zeroed(outer * block);
         let buf = unique_mut(&mut out);
         for o in 0..outer {
