@@ -323,6 +323,7 @@ fn run_rule<'a, T: Float>(
             None => accumulate(&mut grads[j], gk),
         }
     }
+    result.discard_taken();
     Ok(())
 }
 

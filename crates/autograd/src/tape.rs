@@ -103,6 +103,7 @@ impl<T: Float> Tape<T> {
     /// Removes every node, keeping the allocation, so the tape can record the next step.
     /// Taking `&mut self` guarantees no `Var` of the old recording is still alive.
     pub fn reset(&mut self) {
+        crate::tensor::packed::clear();
         self.nodes.get_mut().clear();
         self.edges.get_mut().clear();
         self.keys.get_mut().clear();
@@ -362,10 +363,16 @@ pub(crate) mod spare {
 #[cold]
 #[track_caller]
 fn foreign_tape_panic<T: Float>(op: &str, v: Var<'_, T>) -> ! {
-    let nodes = v.tape.nodes.borrow();
-    let at = nodes
-        .get(v.id as usize)
-        .map_or("?".to_string(), |n| n.location.to_string());
+    let at = v
+        .tape
+        .nodes
+        .try_borrow()
+        .ok()
+        .map_or("?".to_string(), |nodes| {
+            nodes
+                .get(v.id as usize)
+                .map_or("?".to_string(), |n| n.location.to_string())
+        });
     panic!("{op}: an input belongs to another tape (created at {at})")
 }
 

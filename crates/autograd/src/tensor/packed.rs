@@ -14,8 +14,9 @@
 //! Why the cache is sound: an entry holds a `Weak` to the operand's buffer, so the buffer cannot
 //! be freed and its address reused while the entry lives, and no `Arc::get_mut` can succeed on
 //! it (in-place writes such as an optimizer's then copy first), so a buffer found in the cache
-//! still holds the values that were packed. The cache is emptied when a tape is dropped, so
-//! between training steps it holds nothing (the optimizer updates weights in place again).
+//! still holds the values that were packed. The cache is emptied when a tape is dropped or
+//! reset, so between training steps it holds nothing (the optimizer updates weights in place
+//! again).
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
@@ -53,7 +54,7 @@ thread_local! {
     static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Forgets every packed operand of this thread (called when a tape is dropped).
+/// Forgets every packed operand of this thread (called when a tape is dropped or reset).
 pub(crate) fn clear() {
     let _ = CACHE.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
@@ -479,21 +480,28 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_tape_empties_the_cache_so_weights_update_in_place_again() {
-        super::clear();
-        let x = filled(&[8, 128], 1);
-        let mut w = filled(&[256, 128], 2);
-        let _ = linear_forward(&x, &w, None);
-        let _ = linear_forward(&x, &w, None);
-        drop(crate::Tape::<f32>::new());
-        let before = w.data().as_ptr();
-        w.make_mut()[0] += 1.0;
-        assert_eq!(
-            w.data().as_ptr(),
-            before,
-            "no cache entry holds the weight any more"
-        );
-        let y = linear_forward(&x, &w, None);
-        assert_close(&y, &reference(&x, &w), "after the change");
+    fn dropping_or_resetting_a_tape_empties_the_cache_so_weights_update_in_place_again() {
+        for reset in [false, true] {
+            super::clear();
+            let mut tape = crate::Tape::<f32>::new();
+            let x = filled(&[8, 128], 1);
+            let mut w = filled(&[256, 128], 2);
+            let _ = linear_forward(&x, &w, None);
+            let _ = linear_forward(&x, &w, None);
+            if reset {
+                tape.reset();
+            } else {
+                drop(tape);
+            }
+            let before = w.data().as_ptr();
+            w.make_mut()[0] += 1.0;
+            assert_eq!(
+                w.data().as_ptr(),
+                before,
+                "no cache entry holds the weight any more (reset: {reset})"
+            );
+            let y = linear_forward(&x, &w, None);
+            assert_close(&y, &reference(&x, &w), "after the change");
+        }
     }
 }
