@@ -172,24 +172,15 @@ impl<'t, T: Float> InputGrads<'t, T> {
     /// only `None`s and are forgotten instead of running their drop glue (a check per slot on
     /// every node of the sweep); a `Vec` is dropped, to free its buffer.
     #[inline(always)]
-    pub(crate) fn discard_taken(self) {
+    pub(crate) fn discard_taken(mut self) {
         debug_assert!(
-            self.slots_ref().iter().all(Option::is_none),
+            self.slots_mut().iter().all(Option::is_none),
             "internal: discard_taken on a result with gradients left"
         );
         if matches!(self.0, Slots::Many(_)) {
             drop(self);
         } else {
             std::mem::forget(self);
-        }
-    }
-
-    fn slots_ref(&self) -> &[Option<Operand<'t, T>>] {
-        match &self.0 {
-            Slots::Missing => &[],
-            Slots::One(g) | Slots::Padded { grad: g, .. } => g,
-            Slots::Two(g) => g,
-            Slots::Many(g) => g,
         }
     }
 

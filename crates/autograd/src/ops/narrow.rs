@@ -1,6 +1,6 @@
 //! `narrow`: a contiguous range along one axis (a slice); the adjoint of `pad_axis`.
 
-use crate::tensor::kernels::{unique_mut, zeroed};
+use crate::tensor::kernels::{copied, unique_mut, zeroed};
 use crate::tensor::shape::{Shape, normalize_axis};
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
@@ -25,7 +25,7 @@ impl<T: Float> Op<T> for Narrow {
         if outer == 1 {
             // One contiguous range (a time step of a sequence): copied once, nothing zeroed.
             let from = self.start * inner;
-            return Tensor::from_parts(shape, x.data()[from..][..block].into());
+            return Tensor::from_parts(shape, copied(&x.data()[from..][..block]));
         }
         let mut out = zeroed(outer * block);
         let buf = unique_mut(&mut out);

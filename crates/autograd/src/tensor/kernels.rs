@@ -23,20 +23,31 @@ pub(crate) fn zeroed<T: Float>(n: usize) -> Arc<[T]> {
 }
 
 /// A fresh buffer of `n` copies of `value`: a recycled one from this thread's cache
-/// (`pool.rs`) when a large buffer of that length is there, else a new allocation.
+/// (`pool.rs`) when a large buffer of that length is there, else a new allocation, written in
+/// one pass (collecting `repeat_n(value, n)` into an `Arc<[T]>` writes element by element
+/// through a generic path: 6 % of an LSTM step went there).
 pub(crate) fn filled<T: Float>(n: usize, value: T) -> Arc<[T]> {
-    if let Some(mut buf) = super::pool::take::<T>(n) {
-        unique_mut(&mut buf).fill(value);
-        return buf;
+    // SAFETY: the closure writes an initialised value into every element.
+    unsafe {
+        written_by(n, |c| {
+            for x in c {
+                x.write(value);
+            }
+        })
     }
-    // Not `repeat_n(value, n).collect()`: collecting into an `Arc<[T]>` writes element by
-    // element through a generic path (6 % of an LSTM step went there).
-    let mut out = Arc::<[T]>::new_uninit_slice(n);
-    for x in Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner") {
-        x.write(value);
+}
+
+/// A fresh buffer holding a copy of `src` (recycled from the buffer cache when it has that
+/// length).
+pub(crate) fn copied<T: Float>(src: &[T]) -> Arc<[T]> {
+    // SAFETY: the closure writes an initialised value into every one of `src.len()` elements.
+    unsafe {
+        written_by(src.len(), |c| {
+            for (x, &v) in c.iter_mut().zip(src) {
+                x.write(v);
+            }
+        })
     }
-    // SAFETY: every element was written just above.
-    unsafe { out.assume_init() }
 }
 
 /// A buffer of `n` elements written entirely by `write` (a GEMM): a recycled one when the
@@ -44,7 +55,8 @@ pub(crate) fn filled<T: Float>(n: usize, value: T) -> Arc<[T]> {
 ///
 /// # Safety
 /// `write` must store an initialised value into every one of the `n` elements and must never
-/// store `MaybeUninit::uninit()` (`gemm_into` over the whole buffer does both).
+/// store `MaybeUninit::uninit()` (`gemm_into` over the whole buffer does both, as do `filled`
+/// and `copied`).
 unsafe fn written_by<T: Float>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> Arc<[T]> {
     if let Some(mut buf) = super::pool::take::<T>(n) {
         let s: &mut [T] = unique_mut(&mut buf);
@@ -55,7 +67,7 @@ unsafe fn written_by<T: Float>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>
         return buf;
     }
     let mut out = Arc::<[T]>::new_uninit_slice(n);
-    write(Arc::get_mut(&mut out).expect("internal: a freshly allocated buffer has one owner"));
+    write(unique_mut(&mut out));
     // SAFETY: the caller's `write` initialised all `n` elements (this function's contract).
     unsafe { out.assume_init() }
 }
