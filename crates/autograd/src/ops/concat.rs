@@ -2,7 +2,7 @@
 
 use smallvec::SmallVec;
 
-use crate::tensor::kernels::{unique_mut, zeroed};
+use crate::tensor::kernels::fresh;
 use crate::tensor::shape::{Shape, normalize_axis};
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
@@ -21,18 +21,15 @@ impl<T: Float> Op<T> for Concat {
         let total: usize = x.iter().map(|p| p.shape()[self.axis]).sum();
         let mut shape: Shape = x[0].shape().into();
         shape[self.axis] = total;
-        let mut out = zeroed(outer * total * inner);
-        let buf = unique_mut(&mut out);
-        let mut offset = 0;
-        for p in x {
-            let n = p.shape()[self.axis];
-            let block = n * inner;
+        // Row `o` of the output is row `o` of every part in turn.
+        let out = fresh(outer * total * inner, |out| {
             for o in 0..outer {
-                let to = (o * total + offset) * inner;
-                buf[to..][..block].copy_from_slice(&p.data()[o * block..][..block]);
+                for p in x {
+                    let block = p.shape()[self.axis] * inner;
+                    out.copy(&p.data()[o * block..][..block]);
+                }
             }
-            offset += n;
-        }
+        });
         Tensor::from_parts(shape, out)
     }
 

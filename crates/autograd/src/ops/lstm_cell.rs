@@ -11,7 +11,7 @@
 //! First-order backward runs one fused pass per op on tensors; under `Tape::grad`
 //! (`create_graph`) the same derivative is recorded from primitive ops, so every order works.
 
-use crate::tensor::kernels::{unique_mut, zeroed};
+use crate::tensor::kernels::{Filler, fresh, unique_mut, zeroed};
 use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var, vectorized};
 
@@ -23,24 +23,27 @@ fn sigmoid<T: Float>(x: T) -> T {
     half + half * (x * half).tanh()
 }
 
-/// A fresh `[rows, width]`-shaped buffer filled row by row by `f(out_row, row_index)`, the loop
-/// compiled for the CPU's widest vectors ([`vectorized`]).
+/// A fresh `[rows, width]`-shaped tensor written row by row by `f(out, row_index)`, each call
+/// writing one row of `width` elements through `out`, the loop compiled for the CPU's widest
+/// vectors ([`vectorized`]).
 fn by_rows<T: Float>(
     shape: &[usize],
     width: usize,
-    mut f: impl FnMut(&mut [T], usize),
+    mut f: impl FnMut(&mut Filler<'_, T>, usize),
 ) -> Tensor<T> {
-    let mut out = zeroed(shape.iter().product());
-    let rows = unique_mut(&mut out).chunks_mut(width).enumerate();
-    // A `for` loop, not `for_each`: `fold` over the rows is not inlined into the dispatch.
-    vectorized(
-        #[inline(always)]
-        || {
-            for (r, row) in rows {
-                f(row, r);
-            }
-        },
-    );
+    let n: usize = shape.iter().product();
+    let rows = n.checked_div(width).unwrap_or(0);
+    let out = fresh(n, |out| {
+        // A `for` loop, not `for_each`: `fold` over the rows is not inlined into the dispatch.
+        vectorized(
+            #[inline(always)]
+            || {
+                for r in 0..rows {
+                    f(out, r);
+                }
+            },
+        )
+    });
     Tensor::from_parts(copy_shape(shape), out)
 }
 
@@ -89,17 +92,9 @@ impl<T: Float> Op<T> for LstmGates {
             #[inline(always)]
             |y, r| {
                 let a = &a.data()[r * w..][..w];
-                let (y_ifg, y_o) = y.split_at_mut(3 * h);
-                let (y_if, y_g) = y_ifg.split_at_mut(2 * h);
-                y_if.iter_mut()
-                    .zip(&a[..2 * h])
-                    .for_each(|(y, &a)| *y = sigmoid(a));
-                y_g.iter_mut()
-                    .zip(&a[2 * h..3 * h])
-                    .for_each(|(y, &a)| *y = a.tanh());
-                y_o.iter_mut()
-                    .zip(&a[3 * h..])
-                    .for_each(|(y, &a)| *y = sigmoid(a));
+                y.extend(2 * h, a[..2 * h].iter().map(|&a| sigmoid(a)));
+                y.extend(h, a[2 * h..3 * h].iter().map(|&a| a.tanh()));
+                y.extend(h, a[3 * h..].iter().map(|&a| sigmoid(a)));
             },
         )
     }
@@ -131,17 +126,12 @@ impl<T: Float> Op<T> for LstmGates {
             #[inline(always)]
             |da, r| {
                 let (y, g) = (&yv.data()[r * w..][..w], &gv.data()[r * w..][..w]);
-                for (k, ((da, y), g)) in da
-                    .chunks_mut(h)
-                    .zip(y.chunks(h))
-                    .zip(g.chunks(h))
-                    .enumerate()
-                {
-                    let it = da.iter_mut().zip(y).zip(g);
+                for (k, (y, g)) in y.chunks(h).zip(g.chunks(h)).enumerate() {
+                    let it = y.iter().zip(g);
                     if k == 2 {
-                        it.for_each(|((d, &y), &g)| *d = g * (T::ONE - y * y));
+                        da.extend(h, it.map(|(&y, &g)| g * (T::ONE - y * y)));
                     } else {
-                        it.for_each(|((d, &y), &g)| *d = g * y * (T::ONE - y));
+                        da.extend(h, it.map(|(&y, &g)| g * y * (T::ONE - y)));
                     }
                 }
             },
@@ -168,9 +158,8 @@ impl<T: Float> Op<T> for LstmCellState {
             |out, r| {
                 let (y, c) = (&y[4 * h * r..][..3 * h], &c[h * r..][..h]);
                 let (i, f, g) = (&y[..h], &y[h..2 * h], &y[2 * h..]);
-                for ((o, &c), ((&i, &f), &g)) in out.iter_mut().zip(c).zip(i.iter().zip(f).zip(g)) {
-                    *o = f * c + i * g;
-                }
+                let it = c.iter().zip(i.iter().zip(f).zip(g));
+                out.extend(h, it.map(|(&c, ((&i, &f), &g))| f * c + i * g));
             },
         )
     }
@@ -198,18 +187,11 @@ impl<T: Float> Op<T> for LstmCellState {
                         &cv.data()[h * r..][..h],
                         &gv.data()[h * r..][..h],
                     );
-                    let (di, rest) = dy.split_at_mut(h);
-                    let (df, rest) = rest.split_at_mut(h);
-                    let dg = &mut rest[..h];
                     let (i, gg) = (&y[..h], &y[2 * h..3 * h]);
-                    let outs = di.iter_mut().zip(df.iter_mut()).zip(dg.iter_mut());
-                    for (((di, df), dg), ((&i, &gg), (&c, &g))) in
-                        outs.zip(i.iter().zip(gg).zip(c.iter().zip(g)))
-                    {
-                        *di = g * gg;
-                        *df = g * c;
-                        *dg = g * i;
-                    }
+                    dy.extend(h, g.iter().zip(gg).map(|(&g, &gg)| g * gg));
+                    dy.extend(h, g.iter().zip(c).map(|(&g, &c)| g * c));
+                    dy.extend(h, g.iter().zip(i).map(|(&g, &i)| g * i));
+                    dy.extend(h, std::iter::repeat_n(T::ZERO, h));
                 },
             )
             .into()
@@ -221,9 +203,7 @@ impl<T: Float> Op<T> for LstmCellState {
                 #[inline(always)]
                 |dc, r| {
                     let (f, g) = (&yv.data()[4 * h * r + h..][..h], &gv.data()[h * r..][..h]);
-                    dc.iter_mut()
-                        .zip(f.iter().zip(g))
-                        .for_each(|(d, (&f, &g))| *d = g * f);
+                    dc.extend(h, f.iter().zip(g).map(|(&f, &g)| g * f));
                 },
             )
             .into()
@@ -249,9 +229,7 @@ impl<T: Float> Op<T> for LstmHidden {
             #[inline(always)]
             |out, r| {
                 let (o, c) = (&y[4 * h * r + 3 * h..][..h], &c[h * r..][..h]);
-                for ((out, &c), &o) in out.iter_mut().zip(c).zip(o) {
-                    *out = o * c.tanh();
-                }
+                out.extend(h, c.iter().zip(o).map(|(&c, &o)| o * c.tanh()));
             },
         )
     }

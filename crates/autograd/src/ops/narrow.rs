@@ -1,6 +1,6 @@
 //! `narrow`: a contiguous range along one axis (a slice); the adjoint of `pad_axis`.
 
-use crate::tensor::kernels::{copied, unique_mut, zeroed};
+use crate::tensor::kernels::{copied, fresh};
 use crate::tensor::shape::{Shape, normalize_axis};
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
@@ -27,12 +27,11 @@ impl<T: Float> Op<T> for Narrow {
             let from = self.start * inner;
             return Tensor::from_parts(shape, copied(&x.data()[from..][..block]));
         }
-        let mut out = zeroed(outer * block);
-        let buf = unique_mut(&mut out);
-        for o in 0..outer {
-            let from = (o * n + self.start) * inner;
-            buf[o * block..][..block].copy_from_slice(&x.data()[from..][..block]);
-        }
+        let out = fresh(outer * block, |out| {
+            for o in 0..outer {
+                out.copy(&x.data()[(o * n + self.start) * inner..][..block]);
+            }
+        });
         Tensor::from_parts(shape, out)
     }
 
