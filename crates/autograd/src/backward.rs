@@ -194,7 +194,7 @@ fn eager_sweep<T: Float>(
         };
         // Values are borrowed from the tape, not reference-counted: the rule only reads them.
         // One- and two-input nodes (nearly all) pass arrays: no `SmallVec` to fill and drop.
-        let input_ids = node.inputs(&edges);
+        let input_ids = crate::tape::inputs_of(all, &edges, i);
         match *input_ids {
             [a] => {
                 let (x, nx) = operand_of(all, a)?;
@@ -517,7 +517,9 @@ impl<T: Float> Tape<T> {
             for i in low..=top {
                 let node = &nodes[i];
                 if node.has_backward_path()
-                    && node.inputs(&edges).iter().any(|&j| relevant[j as usize])
+                    && crate::tape::inputs_of(&nodes, &edges, i)
+                        .iter()
+                        .any(|&j| relevant[j as usize])
                 {
                     relevant[i] = true;
                 }
@@ -550,9 +552,12 @@ impl<T: Float> Tape<T> {
             }
             let (op, name, location, input_ids) = {
                 let mut nodes = self.nodes.borrow_mut();
-                let node = &mut nodes[i];
                 let ids: SmallVec<[NodeId; 2]> =
-                    node.inputs(&self.edges.borrow()).iter().copied().collect();
+                    crate::tape::inputs_of(&nodes, &self.edges.borrow(), i)
+                        .iter()
+                        .copied()
+                        .collect();
+                let node = &mut nodes[i];
                 let name = node.name();
                 match node.op.take() {
                     Some(op) => (op, name, node.location, ids),
