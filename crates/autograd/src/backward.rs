@@ -291,6 +291,11 @@ fn run_rule<'a, T: Float>(
             location: node.location.to_string(),
         });
     }
+    // With anomaly detection the product is computed and checked like any other gradient.
+    if anomaly {
+        result.compute_product();
+    }
+    let product = result.take_product();
     let padding = result.padding();
     let slots = result.slots_mut();
     check_arity(slots.len(), || node.name(), input_ids.len());
@@ -324,6 +329,15 @@ fn run_rule<'a, T: Float>(
         }
     }
     result.discard_taken();
+    if let Some((k, p)) = product
+        && needs[k]
+    {
+        check_shape(|| node.name(), k, &p.shape(), inputs[k].eager_shape());
+        match &mut grads[input_ids[k] as usize] {
+            Some(acc) => p.add_to(acc),
+            slot @ None => *slot = Some(p.eval()),
+        }
+    }
     Ok(())
 }
 
@@ -582,6 +596,7 @@ impl<T: Float> Tape<T> {
                 needs: &needs,
             });
             self.nodes.borrow_mut()[i].op = Some(op);
+            result_grads.compute_product();
             if result_grads.is_missing() {
                 panic!(
                     "{}",

@@ -1,5 +1,6 @@
 //! The [`Op`] trait: a differentiable primitive's forward on tensors and its backward rule.
 
+use crate::tensor::product::Product;
 use crate::{Float, Operand, Tensor};
 
 /// A differentiable primitive: its forward on tensors and its backward (vector-Jacobian product)
@@ -126,6 +127,13 @@ enum Slots<'t, T: Float> {
     },
     Two([Option<Operand<'t, T>>; 2]),
     Many(Vec<Option<Operand<'t, T>>>),
+    /// Input `input`'s gradient is `product`, not computed yet (its slot in `grads` is `None`):
+    /// the first-order sweep computes it into, or adds it onto, that input's gradient.
+    Deferred {
+        grads: Vec<Option<Operand<'t, T>>>,
+        input: usize,
+        product: Box<Product<T>>,
+    },
 }
 
 impl<'t, T: Float> InputGrads<'t, T> {
@@ -163,6 +171,52 @@ impl<'t, T: Float> InputGrads<'t, T> {
         }
     }
 
+    /// The gradients `grads`, except that input `input`'s (whose entry must be `None`) is the
+    /// matrix product `product`, which the first-order sweep adds onto that input's gradient
+    /// by the GEMM itself (see `tensor/product.rs`).
+    pub(crate) fn with_product(
+        grads: Vec<Option<Operand<'t, T>>>,
+        input: usize,
+        product: Product<T>,
+    ) -> Self {
+        debug_assert!(
+            grads[input].is_none(),
+            "internal: two gradients for one input"
+        );
+        InputGrads(Slots::Deferred {
+            grads,
+            input,
+            product: Box::new(product),
+        })
+    }
+
+    /// Takes the deferred product out, if there is one: `(input, product)`. What remains holds
+    /// the other inputs' gradients.
+    pub(crate) fn take_product(&mut self) -> Option<(usize, Box<Product<T>>)> {
+        if !matches!(self.0, Slots::Deferred { .. }) {
+            return None;
+        }
+        match std::mem::replace(&mut self.0, Slots::Missing) {
+            Slots::Deferred {
+                grads,
+                input,
+                product,
+            } => {
+                self.0 = Slots::Many(grads);
+                Some((input, product))
+            }
+            _ => unreachable!("checked just above"),
+        }
+    }
+
+    /// Computes a deferred product into its slot (for the paths that read every gradient as an
+    /// operand: recorded `Tape::grad`, anomaly detection).
+    pub(crate) fn compute_product(&mut self) {
+        if let Some((input, product)) = self.take_product() {
+            self.slots_mut()[input] = Some(product.eval().into());
+        }
+    }
+
     /// Whether this marks a missing rule.
     pub(crate) fn is_missing(&self) -> bool {
         matches!(self.0, Slots::Missing)
@@ -177,7 +231,7 @@ impl<'t, T: Float> InputGrads<'t, T> {
             self.slots_mut().iter().all(Option::is_none),
             "internal: discard_taken on a result with gradients left"
         );
-        if matches!(self.0, Slots::Many(_)) {
+        if matches!(self.0, Slots::Many(_) | Slots::Deferred { .. }) {
             drop(self);
         } else {
             std::mem::forget(self);
@@ -192,6 +246,7 @@ impl<'t, T: Float> InputGrads<'t, T> {
             Slots::Padded { grad, .. } => grad,
             Slots::Two(g) => g,
             Slots::Many(g) => g,
+            Slots::Deferred { grads, .. } => grads,
         }
     }
 }

@@ -2,10 +2,15 @@
 //! over `matmul_nt` + a broadcast add: one node, no broadcast kernel, the bias added in cache).
 
 use crate::tensor::kernels::linear_forward;
+use crate::tensor::product::Product;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
 /// Inputs `[x, w]` or `[x, w, b]`.
 struct Linear;
+
+/// Weight gradients of at least this many elements go to the first-order sweep as a
+/// [`Product`] (below it the product is cheaper than the bookkeeping).
+const DEFER_ELEMENTS: usize = 1 << 14;
 
 impl<T: Float> Op<T> for Linear {
     fn name(&self) -> &'static str {
@@ -26,19 +31,30 @@ impl<T: Float> Op<T> for Linear {
         let r: usize = xs[..xs.len() - 1].iter().product();
         let rows = || g.reshape(&[r, n]);
         let dx = cx.grad_for(0, || g.matmul(w));
-        let dw = cx.grad_for(1, || rows().matmul_flags(&x.reshape(&[r, k]), true, false));
-        if cx.inputs().len() == 2 {
-            return [dx, dw].into();
-        }
-        let full = cx.input(2).shape().len() > 1;
-        let db = cx.grad_for(2, || {
-            if full {
-                g.clone()
-            } else {
-                rows().sum_axis(0, false)
-            }
+        // A large weight gradient of a first-order sweep is left to the sweep as a product, to
+        // be added onto the gradient from other uses of the weight by the GEMM itself.
+        let deferred =
+            cx.needs_grad(1) && n * k >= DEFER_ELEMENTS && !g.is_recorded() && !x.is_recorded();
+        let db = (cx.inputs().len() == 3).then(|| {
+            let full = cx.input(2).shape().len() > 1;
+            cx.grad_for(2, || {
+                if full {
+                    g.clone()
+                } else {
+                    rows().sum_axis(0, false)
+                }
+            })
         });
-        [dx, dw, db].into()
+        if deferred {
+            let (gv, xv) = (g.value().reshape(&[r, n]), x.value().reshape(&[r, k]));
+            let grads = [dx, None].into_iter().chain(db).collect();
+            return InputGrads::with_product(grads, 1, Product::new(gv, xv, true, false));
+        }
+        let dw = cx.grad_for(1, || rows().matmul_flags(&x.reshape(&[r, k]), true, false));
+        match db {
+            None => [dx, dw].into(),
+            Some(db) => [dx, dw, db].into(),
+        }
     }
 }
 
@@ -152,6 +168,69 @@ mod tests {
                 assert!((p - q).abs() < 1e-13, "{p} vs {q}");
             }
         }
+    }
+
+    /// A weight large enough for the deferred product (`[128, 128]`) used at three steps of a
+    /// recurrence, as an RNN's `W_hh`: `h_t = tanh(h_{t-1} W^T + x_t)`, loss `sum(h_3^2)`.
+    fn recurrence<'t>(w: crate::Var<'t, f64>, h0: crate::Var<'t, f64>) -> crate::Var<'t, f64> {
+        let mut h = h0;
+        for t in 0..3 {
+            let x_t = h0.mul_scalar(0.1 * t as f64);
+            h = h.linear(w, Some(x_t)).tanh();
+        }
+        (h * h).sum()
+    }
+
+    #[test]
+    fn a_weight_used_at_every_step_gets_the_sum_of_its_products() {
+        let (n, batch) = (128, 3);
+        assert!(n * n >= super::DEFER_ELEMENTS);
+        let w0 = Tensor::<f64>::randn(&[n, n], 21).map(|v| 0.1 * v);
+        let h0 = Tensor::<f64>::randn(&[batch, n], 22);
+        // first order (the deferred products, added by the GEMM) against the recorded gradient
+        // (Tape::grad builds every product as a node of its own)
+        let tape = Tape::new();
+        let (w, h) = (tape.var(w0.clone()), tape.var(h0.clone()));
+        let recorded = tape.grad(&[recurrence(w, h)], &[w, h]);
+        let (rw, rh) = (recorded[0].value(), recorded[1].value());
+        let tape = Tape::new();
+        let (w, h) = (tape.var(w0.clone()), tape.var(h0.clone()));
+        let g = recurrence(w, h).backward();
+        for (got, want) in [(&g[w], &rw), (&g[h], &rh)] {
+            assert_eq!(got.shape(), want.shape());
+            for (p, q) in got.data().iter().zip(want.data()) {
+                assert!((p - q).abs() <= 1e-12 * (1.0 + q.abs()), "{p} vs {q}");
+            }
+        }
+        // and against a central difference along a random direction
+        let report = crate::check::check_direction(
+            |v| recurrence(v[0], v[1]),
+            &[w0, h0],
+            &crate::check::CheckOptions::default(),
+        );
+        assert!(report.is_ok(), "{report:?}");
+    }
+
+    #[test]
+    fn anomaly_detection_sees_a_non_finite_deferred_product() {
+        let tape = Tape::<f64>::new();
+        tape.set_detect_anomaly(true);
+        let mut x0 = vec![1.0; 2 * 128];
+        x0[5] = f64::MAX;
+        let x = tape.constant(Tensor::from_vec(x0, &[2, 128]).unwrap());
+        let w = tape.var(Tensor::full(&[128, 128], 1.0));
+        // y is finite (MAX * 0.5 * 1), dW = g^T x with g = 4 at row 0 overflows to inf
+        let y = x.mul_scalar(0.5).linear(w.mul_scalar(1e-300), None);
+        let e = y
+            .sum()
+            .mul_scalar(4.0)
+            .try_backward()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("backward of `linear`") && e.contains("non-finite"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod index;
 pub(crate) mod kernels;
 pub(crate) mod packed;
 pub(crate) mod pool;
+pub(crate) mod product;
 pub mod shape;
 
 use std::fmt;
