@@ -1,5 +1,6 @@
 //! `Tensor<T>`: an owned, immutable, contiguous row-major n-d array with shared storage.
 
+mod buffer;
 mod index;
 pub(crate) mod kernels;
 pub(crate) mod packed;
