@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn vectorized_tanh_map_equals_the_scalar_map_bit_for_bit() {
         let x: Vec<f32> = (0..5000).map(|i| (i as f32 - 2500.0) * 0.0037).collect();
-        let t = Tensor::from_vec(x.clone(), &[50, 100]).unwrap();
+        let t = Tensor::from_vec(x.clone(), &[50, 100]).expect("the data fits the shape");
         let fast = t.map_vectorized(crate::Float::tanh);
         for (y, &x) in fast.data().iter().zip(&x) {
             assert_eq!(y.to_bits(), crate::Float::tanh(x).to_bits(), "tanh({x})");

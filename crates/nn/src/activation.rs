@@ -134,7 +134,8 @@ mod tests {
 
     fn x() -> Tensor<f64> {
         // away from relu's kink at 0
-        Tensor::from_vec(vec![-1.3, 0.4, 2.1, -0.2, 0.7, -2.5], &[2, 3]).unwrap()
+        Tensor::from_vec(vec![-1.3, 0.4, 2.1, -0.2, 0.7, -2.5], &[2, 3])
+            .expect("the data fits the shape")
     }
 
     #[test]

@@ -121,6 +121,9 @@ impl<T: Float> Module<T> for Dropout {
 
 #[cfg(test)]
 mod tests {
+    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
+    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
+    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use crate::test_util::check_fn;
     use wengert_autograd::Tape;

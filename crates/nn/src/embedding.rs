@@ -133,6 +133,9 @@ impl<T: Float> Module<T> for Embedding<T> {
 
 #[cfg(test)]
 mod tests {
+    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
+    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
+    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use crate::test_util::check_fn;
     use wengert_autograd::check::{CheckOptions, gradcheck, gradgradcheck};
@@ -157,7 +160,8 @@ mod tests {
         let e = Embedding::<f64>::new(4, 2).with_seed(1);
         let tape = Tape::new();
         let y = e.forward_ids(&tape, &[1, 3, 1], &[3]);
-        let r = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]).unwrap();
+        let r = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2])
+            .expect("the data fits the shape");
         let g = (y * tape.constant(r)).sum().backward();
         assert_eq!(
             g[e.weight()].to_vec(),
@@ -169,7 +173,8 @@ mod tests {
     fn module_forward_reads_float_ids() {
         let e = Embedding::<f32>::new(5, 3).with_seed(0);
         let tape = Tape::new();
-        let x = tape.constant(Tensor::from_vec(vec![4.0, 0.0], &[2, 1]).unwrap());
+        let x = tape
+            .constant(Tensor::from_vec(vec![4.0, 0.0], &[2, 1]).expect("the data fits the shape"));
         let y = e.forward(x).value();
         assert_eq!(y.shape(), &[2, 1, 3]);
         assert_eq!(y.get(&[0, 0, 1]), e.weight().value().get(&[4, 1]));

@@ -238,8 +238,8 @@ mod tests {
     fn step_matches_pytorch_equations_element_by_element() {
         let cell = GruCell::<f64>::new(2, 3).with_seed(6);
         let tape = Tape::new();
-        let xv = Tensor::from_vec(vec![0.3, -0.7], &[1, 2]).unwrap();
-        let hv = Tensor::from_vec(vec![0.1, -0.2, 0.5], &[1, 3]).unwrap();
+        let xv = Tensor::from_vec(vec![0.3, -0.7], &[1, 2]).expect("the data fits the shape");
+        let hv = Tensor::from_vec(vec![0.1, -0.2, 0.5], &[1, 3]).expect("the data fits the shape");
         let h1 = cell.step(tape.constant(xv.clone()), tape.constant(hv.clone()));
         let (wi, wh) = (cell.weight_ih().value(), cell.weight_hh().value());
         let (bi, bh) = (cell.bias_ih().value(), cell.bias_hh().value());

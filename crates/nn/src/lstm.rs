@@ -304,9 +304,9 @@ mod tests {
     fn step_matches_the_equations_element_by_element() {
         let cell = LstmCell::<f64>::new(2, 3).with_seed(4);
         let tape = Tape::new();
-        let xv = Tensor::from_vec(vec![0.3, -0.7], &[1, 2]).unwrap();
-        let hv = Tensor::from_vec(vec![0.1, -0.2, 0.5], &[1, 3]).unwrap();
-        let cv = Tensor::from_vec(vec![1.5, -0.4, 0.2], &[1, 3]).unwrap();
+        let xv = Tensor::from_vec(vec![0.3, -0.7], &[1, 2]).expect("the data fits the shape");
+        let hv = Tensor::from_vec(vec![0.1, -0.2, 0.5], &[1, 3]).expect("the data fits the shape");
+        let cv = Tensor::from_vec(vec![1.5, -0.4, 0.2], &[1, 3]).expect("the data fits the shape");
         let s = cell.step(
             tape.constant(xv.clone()),
             LstmState {
@@ -394,7 +394,10 @@ mod tests {
             s = cell.step(x.narrow(1, t, 1).reshape(&[8, 3]), s);
         }
         // the cell unrolled by hand is the layer
-        let d = s.c.value().max_abs_diff(&out.c_n.value()).unwrap();
+        let d =
+            s.c.value()
+                .max_abs_diff(&out.c_n.value())
+                .expect("equal shapes");
         assert!(d < 1e-6, "{d}");
         assert_eq!(lstm.forward(x).value(), out.output.value());
     }

@@ -267,7 +267,7 @@ mod tests {
         for t in 0..4 {
             h = rnn.cell().step(x.narrow(1, t, 1).reshape(&[2, 3]), h);
             let o = out.output.narrow(1, t, 1).reshape(&[2, 2]).value();
-            assert!(o.max_abs_diff(&h.value()).unwrap() < 1e-15);
+            assert!(o.max_abs_diff(&h.value()).expect("equal shapes") < 1e-15);
         }
     }
 }

@@ -342,10 +342,13 @@ impl<T: Float> Optimizer<T> for AdamW<T> {
 
 #[cfg(test)]
 mod tests {
+    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
+    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
+    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     fn t(v: &[f64]) -> Tensor<f64> {
-        Tensor::from_vec(v.to_vec(), &[v.len()]).unwrap()
+        Tensor::from_vec(v.to_vec(), &[v.len()]).expect("the data fits the shape")
     }
 
     // The update runs under `vectorized` (8 lanes on AVX2): it must give the scalar rule's bits.
@@ -357,12 +360,16 @@ mod tests {
             .collect();
         let p0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.01).sin()).collect();
         let (lr, b1, b2, eps) = (1e-3f64, 0.9f64, 0.999f64, 1e-8f64);
-        let mut p = Param::new(Tensor::from_vec(p0.clone(), &[n]).unwrap());
+        let mut p =
+            Param::new(Tensor::from_vec(p0.clone(), &[n]).expect("the data fits the shape"));
         let mut opt = Adam::new(AdamConfig::default()).unwrap();
         let (mut want, mut m, mut v) = (p0, vec![0f32; n], vec![0f32; n]);
         for step in 1..=3 {
-            opt.update(&mut p, &Tensor::from_vec(g.clone(), &[n]).unwrap())
-                .unwrap();
+            opt.update(
+                &mut p,
+                &Tensor::from_vec(g.clone(), &[n]).expect("the data fits the shape"),
+            )
+            .unwrap();
             let t = step as f64;
             let bias2_sqrt = (1.0 - b2.powf(t)).sqrt() as f32;
             let step_size = (lr / (1.0 - b1.powf(t))) as f32;
@@ -453,14 +460,18 @@ mod tests {
 
     #[test]
     fn works_in_f32() {
-        let mut p = Param::new(Tensor::<f32>::from_vec(vec![1.0], &[1]).unwrap());
+        let mut p =
+            Param::new(Tensor::<f32>::from_vec(vec![1.0], &[1]).expect("the data fits the shape"));
         let mut opt = Adam::<f32>::new(AdamConfig {
             lr: 0.5,
             ..Default::default()
         })
         .unwrap();
-        opt.update(&mut p, &Tensor::from_vec(vec![4.0f32], &[1]).unwrap())
-            .unwrap();
+        opt.update(
+            &mut p,
+            &Tensor::from_vec(vec![4.0f32], &[1]).expect("the data fits the shape"),
+        )
+        .unwrap();
         assert!((p.value().item() - 0.5).abs() < 1e-6);
     }
 

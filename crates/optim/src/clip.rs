@@ -117,13 +117,19 @@ pub fn clip_grad_value<T: Float, P: Borrow<Param<T>>>(
 
 #[cfg(test)]
 mod tests {
+    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
+    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
+    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use wengert_autograd::Tensor;
 
     fn grads_for(ps: &[&Param<f64>], gs: &[&[f64]]) -> ParamGrads<f64> {
         let mut out = ParamGrads::new();
         for (p, g) in ps.iter().zip(gs) {
-            out.insert(p, Tensor::from_vec(g.to_vec(), p.shape()).unwrap());
+            out.insert(
+                p,
+                Tensor::from_vec(g.to_vec(), p.shape()).expect("the data fits the shape"),
+            );
         }
         out
     }

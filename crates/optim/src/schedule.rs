@@ -224,6 +224,9 @@ impl<S: Schedule> Schedule for Warmup<S> {
 
 #[cfg(test)]
 mod tests {
+    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
+    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
+    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     #[test]

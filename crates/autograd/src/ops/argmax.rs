@@ -192,7 +192,8 @@ mod tests {
 
     #[test]
     fn nan_counts_as_the_extremum() {
-        let x = Tensor::from_vec(vec![1.0f32, f32::NAN, 5.0], &[3]).unwrap();
+        let x =
+            Tensor::from_vec(vec![1.0f32, f32::NAN, 5.0], &[3]).expect("the data fits the shape");
         assert_eq!((x.argmax_axis(0), x.argmin_axis(0)), (vec![1], vec![1]));
     }
 

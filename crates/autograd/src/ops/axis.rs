@@ -191,18 +191,20 @@ mod tests {
 
     #[test]
     fn extremum_keeps_first_tie_and_propagates_nan() {
-        let x = Tensor::from_vec(vec![1.0, 3.0, 3.0, f64::NAN, 2.0, f64::NAN], &[2, 3]).unwrap();
+        let x = Tensor::from_vec(vec![1.0, 3.0, 3.0, f64::NAN, 2.0, f64::NAN], &[2, 3])
+            .expect("the data fits the shape");
         assert_eq!(arg_extremum(&x, 1, Extremum::Max), vec![1, 0]);
         assert_eq!(arg_extremum(&x, 1, Extremum::Min), vec![0, 0]);
-        let y = Tensor::from_vec(vec![2.0, 1.0, 1.0, 2.0], &[4]).unwrap();
+        let y = Tensor::from_vec(vec![2.0, 1.0, 1.0, 2.0], &[4]).expect("the data fits the shape");
         assert_eq!(arg_extremum(&y, 0, Extremum::Min), vec![1]);
     }
 
     #[test]
     fn shifted_sum_exp_handles_infinities() {
-        let x = Tensor::from_vec(vec![f64::NEG_INFINITY; 2], &[1, 2]).unwrap();
+        let x =
+            Tensor::from_vec(vec![f64::NEG_INFINITY; 2], &[1, 2]).expect("the data fits the shape");
         assert_eq!(shifted_sum_exp(&x, 1), vec![(0.0, 0.0)]);
-        let x = Tensor::from_vec(vec![1000.0, 1000.0], &[2]).unwrap();
+        let x = Tensor::from_vec(vec![1000.0, 1000.0], &[2]).expect("the data fits the shape");
         assert_eq!(shifted_sum_exp(&x, 0), vec![(1000.0, 2.0)]);
     }
 }

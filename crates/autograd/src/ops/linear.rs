@@ -265,7 +265,7 @@ mod tests {
         );
         let fused = x.linear(w, Some(a)).value();
         let composite = (x.matmul_nt(w) + a).value();
-        assert!(fused.max_abs_diff(&composite).unwrap() < 1e-14);
+        assert!(fused.max_abs_diff(&composite).expect("equal shapes") < 1e-14);
         // d/da sum(tanh(y)) = 1 - tanh^2(y) elementwise: the addend's gradient is G itself
         check_both(|v| v[0].linear(v[1], Some(v[2])).tanh(), &[x0, w0, a0]);
     }
@@ -294,7 +294,7 @@ mod tests {
         let fused = xv.linear(wv, Some(bv)).value();
         let composite = (xv.matmul_nt(wv) + bv).value();
         assert_eq!(fused.shape(), &[rows, n]);
-        assert!(fused.max_abs_diff(&composite).unwrap() < 1e-4);
+        assert!(fused.max_abs_diff(&composite).expect("equal shapes") < 1e-4);
     }
 
     #[test]
@@ -303,7 +303,8 @@ mod tests {
         let tape = Tape::<f64>::new();
         let x = tape.var(Tensor::zeros(&[5, 0]));
         let w = tape.var(Tensor::zeros(&[3, 0]));
-        let b = tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+        let b =
+            tape.var(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).expect("the data fits the shape"));
         let y = x.linear(w, Some(b));
         assert_eq!(y.value().to_vec(), [1.0, 2.0, 3.0].repeat(5));
         let g = (y * y).sum().backward(); // d/db sum_r (b_j)^2 = 2 * 5 b_j

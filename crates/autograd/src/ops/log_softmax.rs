@@ -118,7 +118,9 @@ mod tests {
             let x = tape.var(t(&data, &[4]));
             let y = x.log_softmax(0);
             assert_close(&y.value(), &want, 1e-12);
-            let g = y.backward_with(t(&seed, &[4]), false).unwrap();
+            let g = y
+                .backward_with(t(&seed, &[4]), false)
+                .expect("a seed of the output\'s shape");
             assert_close(&g[x], &grad, 1e-14);
 
             let tape = Tape::<f32>::new();
@@ -126,7 +128,9 @@ mod tests {
             let y = x.log_softmax(-1);
             assert!(y.value().all_finite());
             assert_close(&y.value().cast(), &want, 1e-3); // |y| ~ 1500: f32 ulp 1.2e-4
-            let g = y.backward_with(t(&seed, &[1, 4]).cast(), false).unwrap();
+            let g = y
+                .backward_with(t(&seed, &[1, 4]).cast(), false)
+                .expect("a seed of the output\'s shape");
             assert!(g[x].all_finite());
             assert_close(&g[x].cast(), &grad, 1e-5);
         }
@@ -138,7 +142,7 @@ mod tests {
         let x = tape.var(Tensor::randn(&[3, 4], 4));
         let a = x.log_softmax(0).value();
         let b = x.softmax(0).value().map(f64::ln);
-        assert!(a.max_abs_diff(&b).unwrap() < 1e-14);
+        assert!(a.max_abs_diff(&b).expect("equal shapes") < 1e-14);
     }
 
     #[test]

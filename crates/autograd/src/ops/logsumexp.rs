@@ -127,7 +127,7 @@ mod tests {
 
             let tape = Tape::<f32>::new();
             let data32: Vec<f32> = data.iter().map(|&x| x as f32).collect();
-            let x = tape.var(Tensor::from_vec(data32, &[1, 3]).unwrap());
+            let x = tape.var(Tensor::from_vec(data32, &[1, 3]).expect("the data fits the shape"));
             let y = x.logsumexp(1, true);
             assert!(
                 ((y.item() as f64) - want).abs() < 1e-3,

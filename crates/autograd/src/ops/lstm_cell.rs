@@ -414,8 +414,11 @@ mod tests {
     fn third_derivative_equals_the_composite() {
         // d^3/da_f^3 of c' = c sigmoid'''(a_f), through the recorded backward twice
         let tape = Tape::<f64>::new();
-        let a = tape.var(Tensor::from_vec(vec![0.3, -0.4, 0.2, 0.1], &[1, 4]).unwrap());
-        let c = tape.constant(Tensor::from_vec(vec![1.7], &[1, 1]).unwrap());
+        let a = tape.var(
+            Tensor::from_vec(vec![0.3, -0.4, 0.2, 0.1], &[1, 4]).expect("the data fits the shape"),
+        );
+        let c =
+            tape.constant(Tensor::from_vec(vec![1.7], &[1, 1]).expect("the data fits the shape"));
         let c1 = a.lstm_cell(c).1;
         let d1 = tape.grad(&[c1.sum()], &[a])[0];
         let d2 = tape.grad(&[d1.narrow(1, 1, 1).sum()], &[a])[0];

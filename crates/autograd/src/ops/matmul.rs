@@ -201,7 +201,9 @@ mod tests {
         for i in 0..3 {
             let mut e = vec![0.0; 3];
             e[i] = 1.0;
-            let gi = (g * tape.constant(Tensor::from_vec(e, &[1, 3]).unwrap())).sum();
+            let gi = (g * tape
+                .constant(Tensor::from_vec(e, &[1, 3]).expect("the data fits the shape")))
+            .sum();
             let row = tape.grad(&[gi], &[x])[0].value();
             for j in 0..3 {
                 let want = a.get(&[i, j]) + a.get(&[j, i]);

@@ -168,7 +168,9 @@ mod tests {
     #[test]
     fn nan_is_the_maximum() {
         let tape = Tape::<f32>::new();
-        let x = tape.var(Tensor::from_vec(vec![1.0, f32::NAN, 3.0], &[3]).unwrap());
+        let x = tape.var(
+            Tensor::from_vec(vec![1.0, f32::NAN, 3.0], &[3]).expect("the data fits the shape"),
+        );
         assert!(x.max_axis(0, false).item().is_nan());
     }
 

@@ -145,7 +145,7 @@ mod tests {
     use crate::{IndexTensor, Tape, Tensor};
 
     fn idx(data: &[usize], shape: &[usize]) -> IndexTensor {
-        IndexTensor::from_vec(data.to_vec(), shape).unwrap()
+        IndexTensor::from_vec(data.to_vec(), shape).expect("the data fits the shape")
     }
 
     #[test]

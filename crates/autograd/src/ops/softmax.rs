@@ -128,7 +128,9 @@ mod tests {
             let x = tape.var(t(&data, &[1, 4]));
             let y = x.softmax(1);
             assert_close(&y.value(), &want, 1e-15);
-            let g = y.backward_with(t(&seed, &[1, 4]), false).unwrap();
+            let g = y
+                .backward_with(t(&seed, &[1, 4]), false)
+                .expect("a seed of the output\'s shape");
             assert_close(&g[x], &grad, 1e-14);
 
             let tape = Tape::<f32>::new();
@@ -136,7 +138,9 @@ mod tests {
             let y = x.softmax(0);
             assert!(y.value().all_finite());
             assert_close(&y.value().cast(), &want, 1e-6);
-            let g = y.backward_with(t(&seed, &[4, 1]).cast(), false).unwrap();
+            let g = y
+                .backward_with(t(&seed, &[4, 1]).cast(), false)
+                .expect("a seed of the output\'s shape");
             assert_close(&g[x].cast(), &grad, 1e-5);
         }
     }

@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn clones_share_storage() {
-        let a = IndexTensor::from_vec(vec![1, 2, 3], &[3]).unwrap();
+        let a = IndexTensor::from_vec(vec![1, 2, 3], &[3]).expect("the data fits the shape");
         let b = a.clone();
         assert!(Arc::ptr_eq(&a.data, &b.data));
         assert_eq!((b.ndim(), b.numel()), (1, 3));

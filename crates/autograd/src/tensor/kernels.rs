@@ -501,7 +501,7 @@ mod tests {
     use super::*;
 
     fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec(v.to_vec(), s).unwrap()
+        Tensor::from_vec(v.to_vec(), s).expect("the data fits the shape")
     }
 
     /// `op(A) op(B)` by the textbook triple loop, for `[m, k]` / `[k, n]` after transposition.

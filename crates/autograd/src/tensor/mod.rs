@@ -494,7 +494,8 @@ mod tests {
 
     #[test]
     fn display_shows_shape_and_values() {
-        let t = Tensor::<f32>::from_vec(vec![1.0, 2.5, 3.0, 4.0], &[2, 2]).unwrap();
+        let t = Tensor::<f32>::from_vec(vec![1.0, 2.5, 3.0, 4.0], &[2, 2])
+            .expect("the data fits the shape");
         assert_eq!(
             t.to_string(),
             "tensor([[1, 2.5], [3, 4]], shape=[2, 2], dtype=f32)"

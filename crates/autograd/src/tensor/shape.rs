@@ -168,10 +168,17 @@ mod tests {
     #[test]
     fn broadcasting_follows_numpy() {
         assert_eq!(
-            broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap().as_slice(),
+            broadcast_shapes(&[2, 1, 3], &[4, 1])
+                .expect("these shapes broadcast")
+                .as_slice(),
             &[2, 4, 3]
         );
-        assert_eq!(broadcast_shapes(&[], &[2, 3]).unwrap().as_slice(), &[2, 3]);
+        assert_eq!(
+            broadcast_shapes(&[], &[2, 3])
+                .expect("these shapes broadcast")
+                .as_slice(),
+            &[2, 3]
+        );
         assert!(broadcast_shapes(&[2, 3], &[3, 2]).is_none());
         assert!(broadcasts_to(&[3], &[2, 3]));
         assert!(!broadcasts_to(&[2], &[2, 3]));

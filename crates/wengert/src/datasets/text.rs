@@ -117,6 +117,9 @@ pub fn split(ids: &[usize], train_fraction: f64) -> (&[usize], &[usize]) {
 
 #[cfg(test)]
 mod tests {
+    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
+    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
+    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
