@@ -50,9 +50,20 @@ mod tests {
     fn vectorized_tanh_map_equals_the_scalar_map_bit_for_bit() {
         let x: Vec<f32> = (0..5000).map(|i| (i as f32 - 2500.0) * 0.0037).collect();
         let t = Tensor::from_vec(x.clone(), &[50, 100]).expect("the data fits the shape");
-        let fast = t.map_vectorized(crate::Float::tanh);
+        let fast = t.map(crate::Float::tanh);
         for (y, &x) in fast.data().iter().zip(&x) {
             assert_eq!(y.to_bits(), crate::Float::tanh(x).to_bits(), "tanh({x})");
+        }
+    }
+
+    #[test]
+    fn vectorized_exp_map_equals_the_scalar_map_bit_for_bit() {
+        // Across the whole range: overflow, subnormal results, and underflow to 0.
+        let x: Vec<f32> = (0..5000).map(|i| (i as f32 - 3000.0) * 0.037).collect();
+        let t = Tensor::from_vec(x.clone(), &[50, 100]).expect("the data fits the shape");
+        let fast = t.map(crate::Float::exp);
+        for (y, &x) in fast.data().iter().zip(&x) {
+            assert_eq!(y.to_bits(), crate::Float::exp(x).to_bits(), "exp({x})");
         }
     }
 

@@ -2,26 +2,58 @@
 //! at any logit size, and one node and one pass instead of `log_softmax`, `gather`, `mean` and
 //! `neg`: a measured speed-up on small training steps, see `docs/performance.md`).
 
+use std::cell::Cell;
 use std::sync::Arc;
 
-use crate::tensor::kernels::{unique_mut, zeroed};
+use crate::tensor::kernels::{fresh, unique_mut};
 use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
 /// `L = mean_r (logsumexp(x_r) - x_r[label_r])` for logits `x` `[N, C]`.
-struct CrossEntropy {
+struct CrossEntropy<T: Float> {
     labels: Arc<[usize]>,
+    /// `exp(x - max_r)` and its row sums, kept by the forward for the first backward, which
+    /// turns them into the gradient in place (no second pass of `exp`, no new buffer).
+    kept: Cell<Option<ShiftedExp<T>>>,
 }
 
-/// Row `r`'s maximum and `sum_j exp(x_rj - max)`.
-#[inline]
-fn row_stats<T: Float>(row: &[T]) -> (T, T) {
-    let m = row.iter().copied().fold(T::NEG_INFINITY, T::max);
-    let s = row.iter().map(|&v| (v - m).exp()).sum::<T>();
-    (m, s)
+/// `exp(x_rj - m_r)` of logits `x` `[N, C]` with `m_r` the row maximum, and each row's sum.
+struct ShiftedExp<T> {
+    exps: Arc<[T]>,
+    sums: Vec<T>,
 }
 
-impl<T: Float> Op<T> for CrossEntropy {
+impl<T: Float> ShiftedExp<T> {
+    /// Also returns the row maxima. The `exp`s run as one vectorised pass over the rows.
+    fn new(x: &[T], c: usize) -> (Self, Vec<T>) {
+        if c == 0 {
+            // No classes: `check` allows that only for an empty batch, so there are no rows.
+            let exps = Arc::from([]);
+            return (ShiftedExp { exps, sums: vec![] }, vec![]);
+        }
+        let maxima: Vec<T> = x
+            .chunks_exact(c)
+            .map(|row| row.iter().copied().fold(T::NEG_INFINITY, T::max))
+            .collect();
+        let exps = fresh(x.len(), |out| {
+            crate::vectorized(
+                #[inline(always)]
+                || {
+                    for (row, &m) in x.chunks_exact(c).zip(&maxima) {
+                        out.extend(c, row.iter().map(|&v| (v - m).exp()));
+                    }
+                },
+            )
+        });
+        let sums = exps
+            .chunks_exact(c)
+            .map(|row| row.iter().copied().sum())
+            .collect();
+        (ShiftedExp { exps, sums }, maxima)
+    }
+}
+
+impl<T: Float> Op<T> for CrossEntropy<T> {
     fn name(&self) -> &'static str {
         "cross_entropy"
     }
@@ -29,16 +61,13 @@ impl<T: Float> Op<T> for CrossEntropy {
     fn forward(&self, x: &[&Tensor<T>]) -> Tensor<T> {
         let c = x[0].shape()[1];
         let n = self.labels.len();
-        let total = x[0]
-            .data()
-            .chunks(c)
-            .zip(self.labels.iter())
-            .map(|(row, &label)| {
-                // logsumexp - x[label], with the max shifted out: stable for any logits
-                let (m, s) = row_stats(row);
-                (m - row[label]) + s.ln()
-            })
+        let d = x[0].data();
+        let (kept, maxima) = ShiftedExp::new(d, c);
+        // logsumexp - x[label] per row, with the max shifted out: stable for any logits
+        let total = (0..n)
+            .map(|r| (maxima[r] - d[r * c + self.labels[r]]) + kept.sums[r].ln())
             .sum::<T>();
+        self.kept.set(Some(kept));
         Tensor::scalar(total / T::from_usize(n))
     }
 
@@ -54,18 +83,21 @@ impl<T: Float> Op<T> for CrossEntropy {
             let d = x.softmax(1) - x.constant_like(one_hot);
             return [Some(d * g.mul_scalar(scale))].into();
         }
-        let (xv, gv) = (x.value(), g.value().item() * scale);
-        let mut out = zeroed(n * c);
-        let rows = unique_mut(&mut out).chunks_mut(c).zip(xv.data().chunks(c));
-        for ((d, row), &label) in rows.zip(self.labels.iter()) {
-            let (m, s) = row_stats(row);
-            let k = gv / s;
-            d.iter_mut()
-                .zip(row)
-                .for_each(|(d, &v)| *d = (v - m).exp() * k);
-            d[label] -= gv;
+        let gv = g.value().item() * scale;
+        // Computed again only for a second backward through this node (`retain_graph`).
+        let ShiftedExp { mut exps, sums } = self
+            .kept
+            .take()
+            .unwrap_or_else(|| ShiftedExp::new(x.value().data(), c).0);
+        if c > 0 {
+            let rows = unique_mut(&mut exps).chunks_exact_mut(c).zip(&sums);
+            for ((d, &s), &label) in rows.zip(self.labels.iter()) {
+                let k = gv / s;
+                d.iter_mut().for_each(|d| *d *= k);
+                d[label] -= gv;
+            }
         }
-        [Some(Tensor::from_parts(copy_shape(&shape), out).into())].into()
+        [Some(Tensor::from_parts(copy_shape(&shape), exps).into())].into()
     }
 }
 
@@ -122,6 +154,7 @@ impl<'t, T: Float> Var<'t, T> {
         self.tape.apply(
             CrossEntropy {
                 labels: labels.into(),
+                kept: Cell::new(None),
             },
             &[self],
         )
@@ -136,6 +169,7 @@ impl<'t, T: Float> Operand<'t, T> {
         Operand::apply(
             CrossEntropy {
                 labels: labels.into(),
+                kept: Cell::new(None),
             },
             &[self],
         )
@@ -170,6 +204,34 @@ mod tests {
         assert!((vf - vc).abs() < 1e-14, "{vf} vs {vc}");
         for (a, b) in gf.iter().zip(&gc) {
             assert!((a - b).abs() < 1e-14, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn a_second_sweep_recomputes_what_the_first_consumed() {
+        // The forward keeps exp(x - max) for the first backward, which turns it into the
+        // gradient in place; a second sweep through the node (retained graph) must compute it
+        // again and give the same gradient, in f32 where exp is the polynomial.
+        let x0 = Tensor::<f32>::randn(&[6, 5], 4).map(|v| 4.0 * v);
+        let labels = [4, 0, 2, 2, 1, 3];
+        let tape = Tape::new();
+        let x = tape.var(x0.clone());
+        let loss = (x * 1.5).cross_entropy(&labels).tanh();
+        let first = loss.backward_retain()[x].to_vec();
+        let second = loss.backward()[x].to_vec();
+        assert_eq!(first, second);
+        // Against the composite in f64, to f32 precision:
+        // d/dx tanh(CE(1.5 x)) = 1.5 (1 - tanh^2(CE)) (softmax(1.5 x) - onehot) / N
+        let x64 = x0.cast::<f64>();
+        let tape = Tape::<f64>::new();
+        let x = tape.var(x64);
+        let idx = IndexTensor::from_vec(labels.to_vec(), &[6, 1]).expect("the data fits the shape");
+        let want = (-(x * 1.5).log_softmax(1).gather(1, &idx).mean())
+            .tanh()
+            .backward()[x]
+            .to_vec();
+        for (a, b) in first.iter().zip(&want) {
+            assert!((f64::from(*a) - b).abs() < 1e-6, "{a} vs {b}");
         }
     }
 

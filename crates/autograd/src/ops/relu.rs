@@ -14,13 +14,36 @@ impl<T: Float> Op<T> for Relu {
         x[0].map(|v| if v > T::ZERO { v } else { T::ZERO })
     }
 
-    // dy/dx = 1 where x > 0, else 0 (relu'(0) = 0): a constant mask.
+    // dy/dx = 1 where x > 0, else 0 (relu'(0) = 0): the upstream gradient masked, one op.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
-        let x = cx.input(0);
-        let mask = x
-            .value()
-            .map(|v| if v > T::ZERO { T::ONE } else { T::ZERO });
-        [Some(cx.grad() * x.constant_like(mask))].into()
+        [Some(Operand::apply(ReluGrad, &[cx.grad(), cx.input(0)]))].into()
+    }
+}
+
+/// `z = g * [x > 0]`: relu's backward as one elementwise op (a measured speed-up: one pass and
+/// one buffer instead of a mask and a product), itself differentiable for higher orders.
+struct ReluGrad;
+
+impl<T: Float> Op<T> for ReluGrad {
+    fn name(&self) -> &'static str {
+        "relu_grad"
+    }
+
+    fn forward(&self, x: &[&Tensor<T>]) -> Tensor<T> {
+        x[0].zip_map(
+            x[1],
+            "relu_grad",
+            |g, x| if x > T::ZERO { g } else { T::ZERO },
+        )
+    }
+
+    // dz/dg = [x > 0] (this op again); dz/dx = 0 (the mask is piecewise constant).
+    fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
+        [
+            cx.grad_for(0, || Operand::apply(ReluGrad, &[cx.grad(), cx.input(1)])),
+            None,
+        ]
+        .into()
     }
 }
 
@@ -64,6 +87,21 @@ mod tests {
         // d/dx relu(x)^2 = 2 relu(x) relu'(x) = [0, 0, 3]
         let y = x.relu();
         assert_close(&(y * y).sum().backward()[x], &[0.0, 0.0, 3.0], 0.0);
+    }
+
+    #[test]
+    fn the_second_derivative_flows_through_the_mask_to_the_upstream_gradient() {
+        let tape = Tape::<f64>::new();
+        let x = tape.var(t(&[-0.5, 0.25, 1.5], &[3]));
+        // y = sum(relu(x)^3): dy/dx = 3 relu(x)^2 [x > 0], d2y/dx2 = 6 relu(x) [x > 0]
+        let r = x.relu();
+        let dx = tape.grad(&[(r * r * r).sum()], &[x])[0];
+        assert_close(&dx.value(), &[0.0, 0.1875, 6.75], 1e-15);
+        assert_close(
+            &tape.grad(&[dx.sum()], &[x])[0].value(),
+            &[0.0, 1.5, 9.0],
+            1e-15,
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ impl<T: Float> Op<T> for Tanh {
     }
 
     fn forward(&self, x: &[&Tensor<T>]) -> Tensor<T> {
-        x[0].map_vectorized(T::tanh)
+        x[0].map(T::tanh)
     }
 
     // dy/dx = 1 - tanh^2(x) = 1 - y^2, fused into one op (one pass, one buffer).

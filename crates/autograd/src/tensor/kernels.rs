@@ -35,30 +35,22 @@ impl<T: Float> Tensor<T> {
 
     /// [`map`](Tensor::map) of a tensor with more than one element: kept out of line so that
     /// the one-element path (a scalar chain's every op) does not pay this frame's set-up.
+    ///
+    /// From [`MIN_LEN`](crate::simd::MIN_LEN) elements the loop runs under
+    /// [`vectorized`](crate::vectorized), through a [`Filler`] (`collect` into an `Arc` writes
+    /// element by element), so it is 8 lanes wide on AVX2 for any `f` that vectorises: the
+    /// rational `tanh`, the polynomial `exp`, `relu`'s comparison, a division.
     #[inline(never)]
     fn map_many(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
         let n = self.numel();
-        let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
-            self.data().iter().map(|&x| f(x)).collect()
-        } else {
-            self.par_map_into_fresh(&f)
-        };
-        Tensor::from_parts(crate::tensor::shape::copy_shape(&self.shape), data)
-    }
-
-    /// [`map`](Tensor::map) for an `f` that costs more than a memory pass (a rational `tanh`, a
-    /// division): the loop runs under [`vectorized`](crate::vectorized), through a [`Filler`]
-    /// (`collect` into an `Arc` is not inlined into the dispatch), so it is 8 lanes wide on AVX2.
-    pub(crate) fn map_vectorized(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
-        let n = self.numel();
-        if n < crate::simd::MIN_LEN {
-            return self.map(f);
-        }
-        let data = if n < PARALLEL_THRESHOLD {
+        let d = self.data();
+        let data = if n < crate::simd::MIN_LEN {
+            fresh(n, |out| out.extend(n, d.iter().map(|&x| f(x))))
+        } else if n < PARALLEL_THRESHOLD {
             fresh(n, |out| {
                 crate::vectorized(
                     #[inline(always)]
-                    || out.extend(n, self.data().iter().map(|&x| f(x))),
+                    || out.extend(n, d.iter().map(|&x| f(x))),
                 )
             })
         } else {
@@ -116,11 +108,13 @@ impl<T: Float> Tensor<T> {
         if a.shape == b.shape {
             let n = a.numel();
             let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
-                a.data()
-                    .iter()
-                    .zip(b.data())
-                    .map(|(&x, &y)| f(x, y))
-                    .collect()
+                let (x, y) = (a.data(), b.data());
+                fresh(n, |out| {
+                    crate::vectorized(
+                        #[inline(always)]
+                        || out.extend(n, x.iter().zip(y).map(|(&x, &y)| f(x, y))),
+                    )
+                })
             } else {
                 let mut out = zeroed(n);
                 unique_mut(&mut out)
@@ -243,6 +237,9 @@ impl<T: Float> Tensor<T> {
         if self.numel() == numel(shape) {
             return self.reshape(shape);
         }
+        if let Some(width) = leading_sum_width(&self.shape, shape) {
+            return self.sum_rows(width, shape);
+        }
         let so = broadcast_strides(shape, &self.shape);
         let si = contiguous_strides(&self.shape);
         let mut out = zeroed(numel(shape));
@@ -259,6 +256,24 @@ impl<T: Float> Tensor<T> {
                     .for_each(|(o, &x)| *o += x);
             }
         });
+        Tensor::from_parts(crate::tensor::shape::copy_shape(shape), out)
+    }
+
+    /// The sum of this tensor's consecutive rows of `width` elements (a bias gradient: `[N, C]`
+    /// summed to `[C]`), as `shape`: the first row copied, then each next one added, one
+    /// vectorised pass (the general strided loop took 4-6 instructions an element).
+    fn sum_rows(&self, width: usize, shape: &[usize]) -> Tensor<T> {
+        let d = self.data();
+        let mut out = copied(&d[..width]);
+        let acc = unique_mut(&mut out);
+        crate::vectorized(
+            #[inline(always)]
+            || {
+                for row in d[width..].chunks_exact(width) {
+                    acc.iter_mut().zip(row).for_each(|(a, &x)| *a += x);
+                }
+            },
+        );
         Tensor::from_parts(crate::tensor::shape::copy_shape(shape), out)
     }
 
@@ -314,6 +329,23 @@ impl<T: Float> Tensor<T> {
 /// a virtual machine; splitting W2's `[64, 784] @ [784, 128]` (6.4 million) gained nothing and
 /// splitting W4's 1-2 million products lost 5-25 % (see `docs/performance.md`).
 pub const GEMM_PARALLEL_MKN: usize = 1 << 23;
+
+/// `Some(width)` when summing shape `from` to `to` (which broadcasts to it) adds up whole
+/// consecutive rows of `width` elements: `to` is `from` with leading axes removed or set to 1.
+fn leading_sum_width(from: &[usize], to: &[usize]) -> Option<usize> {
+    let pad = from.len() - to.len();
+    let len_at = |i: usize| if i < pad { 1 } else { to[i - pad] };
+    // The kept axes: the longest suffix on which `to` equals `from`.
+    let k = (0..=from.len())
+        .rev()
+        .take_while(|&k| k == from.len() || len_at(k) == from[k])
+        .last()
+        .unwrap_or(from.len());
+    let width = numel(&from[k..]);
+    // No rows (a zero-length leading axis): the general loop's zeros.
+    let rows = numel(&from[..k]);
+    ((0..k).all(|i| len_at(i) == 1) && width > 0 && rows > 0).then_some(width)
+}
 
 /// `C = A B` into the row-major `m x n` buffer `c` (uninitialised is fine; all of it is
 /// written). Large products are split by rows of C across rayon's pool, one block of rows per
@@ -557,6 +589,41 @@ mod tests {
         let c = a.zip_map(&b, "add", |x, y| x + y);
         assert_eq!(c.shape(), &[3, 2]);
         assert_eq!(c.to_vec(), vec![11., 21., 12., 22., 13., 23.]);
+    }
+
+    #[test]
+    fn sum_to_over_leading_axes_adds_rows() {
+        // [2, 2, 3] to [3], [1, 3], [2, 3] ([2, 1, 3] is not rows: the general loop)
+        let x = t(&(1..=12).map(f64::from).collect::<Vec<_>>(), &[2, 2, 3]);
+        assert_eq!(leading_sum_width(&[2, 2, 3], &[3]), Some(3));
+        assert_eq!(leading_sum_width(&[2, 2, 3], &[1, 1, 3]), Some(3));
+        assert_eq!(leading_sum_width(&[2, 2, 3], &[2, 3]), Some(6));
+        assert_eq!(leading_sum_width(&[2, 2, 3], &[2, 1, 3]), None);
+        assert_eq!(leading_sum_width(&[2, 2, 3], &[2, 2, 1]), None);
+        assert_eq!(leading_sum_width(&[4, 0], &[0]), None);
+        assert_eq!(leading_sum_width(&[0, 3], &[3]), None);
+        assert_eq!(
+            Tensor::<f64>::zeros(&[0, 3]).sum_to(&[3]).to_vec(),
+            vec![0.0; 3]
+        );
+        assert_eq!(x.sum_to(&[3]).to_vec(), vec![22., 26., 30.]);
+        assert_eq!(x.sum_to(&[1, 1, 3]).shape(), &[1, 1, 3]);
+        assert_eq!(x.sum_to(&[1, 1, 3]).to_vec(), vec![22., 26., 30.]);
+        assert_eq!(
+            x.sum_to(&[2, 3]).to_vec(),
+            vec![8., 10., 12., 14., 16., 18.]
+        );
+        assert_eq!(
+            x.sum_to(&[2, 1, 3]).to_vec(),
+            vec![5., 7., 9., 17., 19., 21.]
+        );
+        // Long rows, many of them, against the general loop's order of addition.
+        let y = Tensor::<f32>::randn(&[37, 300], 5);
+        let rows = y.sum_to(&[300]);
+        for j in [0, 151, 299] {
+            let want: f32 = (0..37).map(|i| y.get(&[i, j])).sum();
+            assert_eq!(rows.get(&[j]), want, "column {j}");
+        }
     }
 
     #[test]
