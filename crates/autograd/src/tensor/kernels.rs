@@ -359,6 +359,9 @@ fn gemm_into<T: Float>(
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
 ) {
+    if super::packed::try_small_gemm(m, k, n, a, b, c) {
+        return;
+    }
     let threads = rayon::current_num_threads();
     if threads < 2 || m * k * n < GEMM_PARALLEL_MKN || m < 32 {
         T::gemm_uninit(m, k, n, a, b, c);

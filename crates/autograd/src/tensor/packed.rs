@@ -11,6 +11,9 @@
 //! a right operand of at least [`MIN_RHS`] elements, and only from the second product with the
 //! same operand (a weight used once is never packed). Everything else runs the general GEMM.
 //!
+//! Small products (at most [`SMALL_MKN`] multiply-adds, B with contiguous rows) use the same
+//! kernel with no packing at all ([`try_small_gemm`]): it reads A and B's rows where they are.
+//!
 //! Why the cache is sound: an entry holds a `Weak` to the operand's buffer, so the buffer cannot
 //! be freed and its address reused while the entry lives, and no `Arc::get_mut` can succeed on
 //! it (in-place writes such as an optimizer's then copy first), so a buffer found in the cache
@@ -116,7 +119,8 @@ pub(crate) fn try_gemm<T: Float>(
         let panels = entry
             .panels
             .get_or_insert_with(|| pack(as_f32(b), k, n, brs as usize, bcs as usize));
-        kernel::gemm(m, k, n, as_f32(a.0), a.1 as usize, panels, as_f32_out(c));
+        let rhs = Rhs::Panels(panels);
+        kernel::gemm(m, k, n, as_f32(a.0), (a.1 as usize, 1), rhs, as_f32_out(c));
         #[cfg(test)]
         tests::RUNS.with(|r| r.set(r.get() + 1));
         true
@@ -137,28 +141,126 @@ fn as_f32_out<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUninit<f32>] {
     unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut MaybeUninit<f32>, s.len()) }
 }
 
+/// Products of at most this many multiply-adds (`m k n`) whose B has contiguous rows run the
+/// kernel below straight from A and B, instead of `matrixmultiply`, which packs both operands
+/// and allocates its packing buffer on every call: at these sizes that packing was 15 % of a
+/// W3 training step (`docs/performance.md`, sixth round).
+pub(crate) const SMALL_MKN: usize = 1 << 18;
+
+thread_local! {
+    /// The packed last panel of a small product's B (reused: a small product allocates nothing).
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `C = A B` for a small f32 product (at most [`SMALL_MKN`] multiply-adds; A at any
+/// non-negative strides, B with contiguous rows): the kernel reads A and B's rows in place;
+/// only B's last `n % 16` columns are copied, into a zero-padded panel in this thread's scratch.
+/// Returns `false` without writing anything when the path does not apply (not f32, no AVX2 +
+/// FMA, an empty or larger product, B a transposed view); the caller runs the general GEMM.
+pub(crate) fn try_small_gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    c: &mut [MaybeUninit<T>],
+) -> bool {
+    if TypeId::of::<T>() != TypeId::of::<f32>()
+        || m == 0
+        || k == 0
+        || n == 0
+        || m.saturating_mul(k).saturating_mul(n) > SMALL_MKN
+        || a.1 < 0
+        || a.2 < 0
+        || b.1 < 0
+        || b.2 != 1
+        || !kernel::available()
+    {
+        return false;
+    }
+    let (b, rs) = (as_f32(b.0), b.1 as usize);
+    assert!(
+        (k - 1) * rs + n <= b.len(),
+        "internal: small gemm: B out of bounds"
+    );
+    SCRATCH.with(|scratch| {
+        let Ok(mut tail) = scratch.try_borrow_mut() else {
+            return false;
+        };
+        // Full panels are read from B's rows in place; only the last `n % 16` columns are
+        // copied, into a zero-padded panel.
+        let full = n / NR * NR;
+        if full < n {
+            pack_into(&mut tail, &b[full..], k, n - full, rs, 1);
+        } else {
+            tail.clear();
+        }
+        let tail = &tail[..];
+        let a_strides = (a.1 as usize, a.2 as usize);
+        let rhs = Rhs::Rows { b, rs, tail };
+        kernel::gemm(m, k, n, as_f32(a.0), a_strides, rhs, as_f32_out(c));
+        #[cfg(test)]
+        tests::SMALL_RUNS.with(|r| r.set(r.get() + 1));
+        true
+    })
+}
+
+/// B (`k x n`) as the kernel reads it.
+#[derive(Clone, Copy)]
+enum Rhs<'a> {
+    /// `ceil(n / 16)` packed panels of `k x 16` (see [`pack`]).
+    Panels(&'a [f32]),
+    /// B's own rows, `rs` apart, for every full panel of 16 columns; the last `n % 16` columns
+    /// packed into `tail` (`k x 16`, empty when 16 divides `n`).
+    Rows {
+        b: &'a [f32],
+        rs: usize,
+        tail: &'a [f32],
+    },
+}
+
 /// B (`k x n`, strides `rs`, `cs`) as `ceil(n / 16)` panels of `k` rows of 16 values, the last
 /// panel padded with zeros.
 fn pack(b: &[f32], k: usize, n: usize, rs: usize, cs: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    pack_into(&mut out, b, k, n, rs, cs);
+    out
+}
+
+/// [`pack`] into `out`, reusing its allocation.
+fn pack_into(out: &mut Vec<f32>, b: &[f32], k: usize, n: usize, rs: usize, cs: usize) {
     let panels = n.div_ceil(NR);
-    let mut out = vec![0.0; panels * k * NR];
+    // Every element is written below (the last panel's padding with zeros), so a reused buffer
+    // is resized, not cleared: no fill pass before the copy.
+    out.resize(panels * k * NR, 0.0);
     for (pi, panel) in out.chunks_exact_mut(k * NR).enumerate() {
         let j0 = pi * NR;
         let w = NR.min(n - j0);
         if cs == 1 {
             for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
-                row[..w].copy_from_slice(&b[p * rs + j0..][..w]);
+                let src = &b[p * rs + j0..][..w];
+                if w == NR {
+                    row.copy_from_slice(src); // a fixed-size copy: two vector moves
+                } else {
+                    row[..w].copy_from_slice(src);
+                    row[w..].fill(0.0);
+                }
             }
         } else {
             // Column by column: each reads a run of B's storage when B is a transposed view.
             for j in 0..w {
-                for p in 0..k {
-                    panel[p * NR + j] = b[p * rs + (j0 + j) * cs];
+                let column = b[(j0 + j) * cs..].iter().step_by(rs.max(1));
+                for (row, &v) in panel.chunks_exact_mut(NR).zip(column) {
+                    row[j] = v;
                 }
+            }
+            if w < NR {
+                panel
+                    .chunks_exact_mut(NR)
+                    .for_each(|row| row[w..].fill(0.0));
             }
         }
     }
-    out
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -166,21 +268,22 @@ mod kernel {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use super::NR;
+    use super::{NR, Rhs};
 
     /// Whether this CPU runs the kernel.
     pub(super) fn available() -> bool {
         is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
     }
 
-    /// `C = A B` from B's panels; A is `m x k` with row stride `ars`, C is `m x n` row-major.
+    /// `C = A B` with B read as `rhs` says; A is `m x k` with row and column strides
+    /// `(ars, acs)`, C is `m x n` row-major.
     pub(super) fn gemm(
         m: usize,
         k: usize,
         n: usize,
         a: &[f32],
-        ars: usize,
-        panels: &[f32],
+        (ars, acs): (usize, usize),
+        rhs: Rhs<'_>,
         c: &mut [MaybeUninit<f32>],
     ) {
         assert!(
@@ -188,33 +291,49 @@ mod kernel {
             "internal: packed gemm kernel without AVX2 + FMA"
         );
         assert!(
-            m > 0 && (m - 1) * ars + k <= a.len() && ars >= k,
+            m > 0 && k > 0 && (m - 1) * ars + (k - 1) * acs < a.len(),
             "internal: packed gemm: A out of bounds"
         );
+        let rhs_fits = match rhs {
+            Rhs::Panels(panels) => panels.len() == n.div_ceil(NR) * k * NR,
+            // Full panels read B's rows in place; a narrower last one comes packed.
+            Rhs::Rows { b, rs, tail } => {
+                let full = n / NR;
+                (full == 0 || (k - 1) * rs + full * NR <= b.len())
+                    && tail.len() == if n % NR == 0 { 0 } else { k * NR }
+            }
+        };
         assert!(
-            panels.len() == n.div_ceil(NR) * k * NR && c.len() == m * n,
-            "internal: packed gemm: panels or C out of bounds"
+            rhs_fits && c.len() == m * n,
+            "internal: packed gemm: B or C out of bounds"
         );
-        // SAFETY: the CPU has AVX2 and FMA (asserted); the bounds of A, the panels and C are
-        // asserted above, which is what `gemm_avx2` requires.
-        unsafe { gemm_avx2(m, k, n, a, ars, panels, c) }
+        // SAFETY: the CPU has AVX2 and FMA (asserted); the bounds of A, B and C are asserted
+        // above, which is what `gemm_avx2` requires.
+        unsafe { gemm_avx2(m, k, n, a, (ars, acs), rhs, c) }
     }
 
     /// # Safety
-    /// The CPU must have AVX2 and FMA; `a` must hold `m` rows of `k` values at stride `ars`,
-    /// `panels` must be `ceil(n / 16)` panels of `k x 16`, and `c` must have `m n` elements.
+    /// The CPU must have AVX2 and FMA; `a` must hold an `m x k` matrix at strides `(ars, acs)`,
+    /// `rhs` must hold `k x n` values as its variant describes, and `c` must have `m n`
+    /// elements.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn gemm_avx2(
         m: usize,
         k: usize,
         n: usize,
         a: &[f32],
-        ars: usize,
-        panels: &[f32],
+        (ars, acs): (usize, usize),
+        rhs: Rhs<'_>,
         c: &mut [MaybeUninit<f32>],
     ) {
         let mut edge = [0.0f32; 6 * NR];
-        for (pi, panel) in panels.chunks_exact(k * NR).enumerate() {
+        for pi in 0..n.div_ceil(NR) {
+            // Panel `pi`: `k` rows of 16 values, `ldb` apart.
+            let (panel, ldb) = match rhs {
+                Rhs::Panels(panels) => (panels[pi * k * NR..].as_ptr(), NR),
+                Rhs::Rows { b, rs, .. } if (pi + 1) * NR <= n => (b[pi * NR..].as_ptr(), rs),
+                Rhs::Rows { tail, .. } => (tail.as_ptr(), NR),
+            };
             let j0 = pi * NR;
             let w = NR.min(n - j0);
             let mut i = 0;
@@ -233,16 +352,22 @@ mod kernel {
                 } else {
                     (edge.as_mut_ptr(), NR)
                 };
-                // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, each `k` long at
-                // stride `ars`); the panel holds `k x 16` values; the output block is `rows`
-                // rows of 16 at stride `ldc` inside C (full panel: `(i + rows - 1) n + j0 + 16
-                // <= m n`) or inside `edge` (6 x 16).
+                // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, `k` values each at
+                // strides `(ars, acs)`); the panel holds `k x 16` values; the output block is
+                // `rows` rows of 16 at stride `ldc` inside C (full panel: `(i + rows - 1) n + j0
+                // + 16 <= m n`) or inside `edge` (6 x 16).
                 unsafe {
-                    match rows {
-                        6 => tile::<6>(k, ap, ars, panel.as_ptr(), out, ldc),
-                        4 => tile::<4>(k, ap, ars, panel.as_ptr(), out, ldc),
-                        2 => tile::<2>(k, ap, ars, panel.as_ptr(), out, ldc),
-                        _ => tile::<1>(k, ap, ars, panel.as_ptr(), out, ldc),
+                    let (bp, st) = ((panel, ldb), (ars, acs));
+                    match (rows, acs) {
+                        // Contiguous rows of A (the usual case) with a constant column stride.
+                        (6, 1) => tile::<6>(k, ap, (ars, 1), bp, out, ldc),
+                        (4, 1) => tile::<4>(k, ap, (ars, 1), bp, out, ldc),
+                        (2, 1) => tile::<2>(k, ap, (ars, 1), bp, out, ldc),
+                        (1, 1) => tile::<1>(k, ap, (ars, 1), bp, out, ldc),
+                        (6, _) => tile::<6>(k, ap, st, bp, out, ldc),
+                        (4, _) => tile::<4>(k, ap, st, bp, out, ldc),
+                        (2, _) => tile::<2>(k, ap, st, bp, out, ldc),
+                        _ => tile::<1>(k, ap, st, bp, out, ldc),
                     }
                 }
                 if w < NR {
@@ -261,15 +386,16 @@ mod kernel {
     /// `MR` rows of C times one panel: `MR x 16` accumulators in registers over the whole `k`.
     ///
     /// # Safety
-    /// AVX2 and FMA; `a` points to `MR` rows of `k` values at stride `ars`, `panel` to `k x 16`
-    /// values, `c` to `MR` rows of 16 writable values at stride `ldc`.
+    /// AVX2 and FMA; `a` points to `MR` rows of `k` values at strides `(ars, acs)`, `panel` to
+    /// `k` rows of 16 values `ldb` apart, `c` to `MR` rows of 16 writable values at stride
+    /// `ldc`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn tile<const MR: usize>(
         k: usize,
         a: *const f32,
-        ars: usize,
-        panel: *const f32,
+        (ars, acs): (usize, usize),
+        (panel, ldb): (*const f32, usize),
         c: *mut f32,
         ldc: usize,
     ) {
@@ -278,10 +404,10 @@ mod kernel {
         for p in 0..k {
             // SAFETY: `p < k`, so the panel row and each A element are in bounds (contract).
             unsafe {
-                let b0 = _mm256_loadu_ps(panel.add(p * NR));
-                let b1 = _mm256_loadu_ps(panel.add(p * NR + 8));
+                let b0 = _mm256_loadu_ps(panel.add(p * ldb));
+                let b1 = _mm256_loadu_ps(panel.add(p * ldb + 8));
                 for r in 0..MR {
-                    let x = _mm256_broadcast_ss(&*a.add(r * ars + p));
+                    let x = _mm256_broadcast_ss(&*a.add(r * ars + p * acs));
                     lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
                     hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
                 }
@@ -310,8 +436,8 @@ mod kernel {
         _k: usize,
         _n: usize,
         _a: &[f32],
-        _ars: usize,
-        _panels: &[f32],
+        _strides: (usize, usize),
+        _rhs: super::Rhs<'_>,
         _c: &mut [MaybeUninit<f32>],
     ) {
         unreachable!("internal: the packed kernel exists on x86-64 only")
@@ -328,6 +454,8 @@ mod tests {
     thread_local! {
         /// Products run by the packed kernel on this thread.
         pub(super) static RUNS: Cell<usize> = const { Cell::new(0) };
+        /// Small products run by the kernel with B packed on the spot, on this thread.
+        pub(super) static SMALL_RUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn runs() -> usize {
@@ -369,6 +497,84 @@ mod tests {
 
     fn kernel_runs_here() -> bool {
         super::kernel::available()
+    }
+
+    fn small_runs() -> usize {
+        SMALL_RUNS.with(Cell::get)
+    }
+
+    #[test]
+    fn small_products_read_a_and_b_in_place_at_any_stride_and_size() {
+        use std::mem::MaybeUninit;
+        if !kernel_runs_here() {
+            return;
+        }
+        // Row counts through every tile height and their mixes; column counts below one panel,
+        // exactly one, one over, and a full panel plus a tail; k from 1.
+        for m in [1, 2, 3, 5, 6, 7, 13] {
+            for n in [1, 8, 15, 16, 17, 40] {
+                for k in [1, 7, 33] {
+                    // A transposed or not (column stride m + 1 or 1) inside a padded buffer;
+                    // B's rows `n + 3` apart.
+                    for a_transposed in [false, true] {
+                        let (ars, acs) = if a_transposed { (1, m + 1) } else { (k + 2, 1) };
+                        let a = filled(&[(m + 1) * (k + 2)], m + k);
+                        let rs = n + 3;
+                        let b = filled(&[k * rs], n);
+                        let at = |i: usize, p: usize| f64::from(a.data()[i * ars + p * acs]);
+                        let bt = |p: usize, j: usize| f64::from(b.data()[p * rs + j]);
+                        // Stale values in C must all be overwritten.
+                        let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
+                        let before = small_runs();
+                        assert!(super::try_small_gemm(
+                            m,
+                            k,
+                            n,
+                            (a.data(), ars as isize, acs as isize),
+                            (b.data(), rs as isize, 1),
+                            &mut c,
+                        ));
+                        assert_eq!(small_runs(), before + 1);
+                        for i in 0..m {
+                            for j in 0..n {
+                                // SAFETY: the product wrote every element (checked here).
+                                let got = f64::from(unsafe { c[i * n + j].assume_init() });
+                                let want: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                                assert!(
+                                    (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                                    "m {m} k {k} n {n} A^T {a_transposed}: C[{i}, {j}] = {got}, \
+                                     want {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_small_f32_products_with_contiguous_b_rows_take_the_small_path() {
+        if !kernel_runs_here() {
+            return;
+        }
+        let (a, b) = (filled(&[32, 64], 1), filled(&[64, 10], 2));
+        let want = a.cast::<f64>().matmul(&b.cast::<f64>());
+        let before = small_runs();
+        let nn = a.matmul(&b);
+        assert_eq!(small_runs(), before + 1, "[32, 64] x [64, 10]");
+        assert!(nn.cast::<f64>().max_abs_diff(&want).expect("equal shapes") < 1e-4);
+        // A transposed (x^T g, a weight gradient) also reads B's rows in place.
+        let tn = batched_matmul(&filled(&[64, 32], 1).permute(&[1, 0]), &b, false, false);
+        assert_eq!(small_runs(), before + 2);
+        let at = batched_matmul(&filled(&[64, 32], 1), &b, true, false);
+        assert_eq!(small_runs(), before + 3, "A^T as strides");
+        assert_eq!(at.to_vec(), tn.to_vec());
+        // B transposed (x W^T), f64, and products over the limit go to matrixmultiply.
+        let _ = batched_matmul(&a, &filled(&[10, 64], 2), false, true);
+        let _ = a.cast::<f64>().matmul(&b.cast::<f64>());
+        let _ = filled(&[128, 64], 3).matmul(&filled(&[64, 64], 4)); // 2^19 > 2^18
+        assert_eq!(small_runs(), before + 3);
     }
 
     #[test]
