@@ -244,9 +244,6 @@ impl<T: Float> Module<T> for Dense<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use crate::test_util::check_fn;
     use crate::{LeakyRelu, Relu, Sigmoid, Softmax, Tanh};
@@ -263,7 +260,10 @@ mod tests {
         let a = (6.0f64 / 50.0).sqrt();
         assert_eq!(d.weight().shape(), &[20, 30]);
         assert!(d.weight().value().data().iter().all(|v| v.abs() < a));
-        assert_eq!(d.bias().unwrap().value().to_vec(), vec![0.0; 20]);
+        assert_eq!(
+            d.bias().expect("Dense::new has a bias").value().to_vec(),
+            vec![0.0; 20]
+        );
         assert_eq!(d.activation(), None);
         assert_eq!(Module::num_params(&d), 20 * 30 + 20);
         let names: Vec<_> = d.named_params().into_iter().map(|(n, _)| n).collect();
@@ -289,7 +289,7 @@ mod tests {
             t(&[1.0, 2.0, -1.0, 0.5, 0.0, 3.0], &[3, 2]),
             Some(t(&[0.1, 0.2, 0.3], &[3])),
         )
-        .unwrap();
+        .expect("W [3, 2] with b [3] is a valid layer");
         let tape = Tape::new();
         let x = tape.var(t(&[1.0, -2.0, 3.0, 4.0], &[2, 2]));
         let y = d.forward(x);
@@ -298,7 +298,10 @@ mod tests {
         let g = y.sum().backward_retain();
         // dL/dW[j, k] = sum_n x[n, k] = [4, 2] per row; dL/db = n = 2; dL/dx[n, k] = sum_j W[j, k]
         assert_eq!(g[d.weight()].to_vec(), vec![4.0, 2.0, 4.0, 2.0, 4.0, 2.0]);
-        assert_eq!(g[d.bias().unwrap()].to_vec(), vec![2.0; 3]);
+        assert_eq!(
+            g[d.bias().expect("the layer was built with a bias")].to_vec(),
+            vec![2.0; 3]
+        );
         assert_eq!(g[x].to_vec(), vec![0.0, 5.5, 0.0, 5.5]);
     }
 
@@ -387,7 +390,7 @@ mod tests {
         let tape = Tape::new();
         let x = tape.var(ins[0].clone());
         let w = tape.var(d.weight().value().clone());
-        let b = tape.var(d.bias().unwrap().value().clone());
+        let b = tape.var(d.bias().expect("Dense::new has a bias").value().clone());
         let r = tape.constant(Tensor::rand_uniform(&[3, 2], 0.5, 1.5, 1));
         let l1 = (d.forward(x) * r).sum();
         let l2 = (linear(x, w, Some(b)).tanh() * r).sum();
@@ -395,6 +398,6 @@ mod tests {
         let g1 = l1.backward_retain();
         let g2 = l2.backward_retain();
         assert_eq!(g1[d.weight()], g2[w]);
-        assert_eq!(g1[d.bias().unwrap()], g2[b]);
+        assert_eq!(g1[d.bias().expect("Dense::new has a bias")], g2[b]);
     }
 }

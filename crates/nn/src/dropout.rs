@@ -121,9 +121,6 @@ impl<T: Float> Module<T> for Dropout {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use crate::test_util::check_fn;
     use wengert_autograd::Tape;
@@ -142,7 +139,9 @@ mod tests {
     #[test]
     fn fraction_kept_and_mean_are_preserved() {
         // n = 200_000 Bernoulli(0.7): sd of the kept fraction is sqrt(.21/n) ~ 0.001.
-        let d = Dropout::new(0.7).unwrap().with_seed(3);
+        let d = Dropout::new(0.7)
+            .expect("keep_prob 0.7 is in (0, 1]")
+            .with_seed(3);
         let tape = Tape::<f64>::new();
         let x = tape.var(Tensor::full(&[400, 500], 2.0));
         let y = Module::forward(&d, x).value();
@@ -162,32 +161,38 @@ mod tests {
     fn successive_calls_draw_different_masks_and_seed_reproduces() {
         let tape = Tape::<f32>::new();
         let x = tape.var(Tensor::ones(&[64]));
-        let d = Dropout::new(0.5).unwrap().with_seed(9);
+        let d = Dropout::new(0.5)
+            .expect("keep_prob 0.5 is in (0, 1]")
+            .with_seed(9);
         let a = Module::forward(&d, x).value();
         let b = Module::forward(&d, x).value();
         assert_ne!(a, b);
-        let d2 = Dropout::new(0.5).unwrap().with_seed(9);
+        let d2 = Dropout::new(0.5)
+            .expect("keep_prob 0.5 is in (0, 1]")
+            .with_seed(9);
         assert_eq!(Module::forward(&d2, x).value(), a);
         assert_eq!(Module::forward(&d2, x).value(), b);
     }
 
     #[test]
     fn eval_mode_is_identity_and_keep_one_is_identity() {
-        let mut d = Dropout::new(0.3).unwrap();
+        let mut d = Dropout::new(0.3).expect("keep_prob 0.3 is in (0, 1]");
         Module::<f64>::set_training(&mut d, false);
         assert!(!d.is_training());
         let tape = Tape::<f64>::new();
         let x = tape.var(Tensor::randn(&[3, 4], 0));
         let y = Module::forward(&d, x);
         assert_eq!(y.id(), x.id()); // no node recorded at all
-        let one = Dropout::new(1.0).unwrap();
+        let one = Dropout::new(1.0).expect("keep_prob 1 is in (0, 1]");
         assert_eq!(Module::forward(&one, x).value(), x.value());
     }
 
     #[test]
     fn gradient_is_mask_over_keep() {
         // y = x * m, so dL/dx = m for L = sum(y): 1/keep where kept, 0 where dropped.
-        let d = Dropout::new(0.6).unwrap().with_seed(4);
+        let d = Dropout::new(0.6)
+            .expect("keep_prob 0.6 is in (0, 1]")
+            .with_seed(4);
         let tape = Tape::<f64>::new();
         let x = tape.var(Tensor::randn(&[50], 1));
         let y = Module::forward(&d, x);
@@ -206,11 +211,13 @@ mod tests {
 
     #[test]
     fn gradcheck_in_eval_mode() {
-        let mut d = Dropout::new(0.5).unwrap();
+        let mut d = Dropout::new(0.5).expect("keep_prob 0.5 is in (0, 1]");
         Module::<f64>::set_training(&mut d, false);
         let f = check_fn(|v: &[Var<'_, f64>]| Module::forward(&d, v[0]).tanh() * v[0]);
         let x = [Tensor::randn(&[2, 3], 5)];
-        gradcheck(f, &x, &CheckOptions::default()).unwrap();
-        gradgradcheck(f, &x, &CheckOptions::default()).unwrap();
+        gradcheck(f, &x, &CheckOptions::default())
+            .expect("eval-mode dropout's gradient must pass gradcheck");
+        gradgradcheck(f, &x, &CheckOptions::default())
+            .expect("eval-mode dropout's second derivative must pass gradgradcheck");
     }
 }

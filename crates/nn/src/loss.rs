@@ -152,9 +152,6 @@ pub fn accuracy<T: Float>(logits: &Tensor<T>, labels: &[usize]) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use crate::test_util::check_fn;
     use wengert_autograd::check::{CheckOptions, gradcheck, gradgradcheck};
@@ -275,7 +272,10 @@ mod tests {
                 tape.var(Tensor::zeros(&[3])),
             );
         });
-        let msg = *r.unwrap_err().downcast::<String>().unwrap();
+        let msg = *r
+            .unwrap_err()
+            .downcast::<String>()
+            .expect("the caught panic carries a formatted String message");
         assert!(
             msg.contains("mse: pred shape [2, 3] differs from target shape [3]"),
             "{msg}"
@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn accuracy_counts_argmax_hits() {
         let z = Tensor::<f64>::from_vec(vec![1.0, 5.0, 2.0, 9.0, 0.0, 0.0, 3.0, 3.0, 1.0], &[3, 3])
-            .unwrap();
+            .expect("9 values fill [3, 3]");
         assert_eq!(accuracy(&z, &[1, 0, 0]), 1.0); // ties go to the first
         assert_eq!(accuracy(&z, &[2, 2, 2]), 0.0);
         assert_eq!(accuracy(&Tensor::<f64>::zeros(&[0, 3]), &[]), 0.0);
@@ -308,19 +308,25 @@ mod tests {
         let tgt = t(&[0.0, 1.0, 0.2, 0.7, 1.0, 0.5, 0.0, 0.3], &[2, 4]);
         // cross-entropy: dL/dz = (softmax - onehot) / N
         let ce = check_fn(|v: &[Var<'_, f64>]| cross_entropy(v[0], &[2, 0]));
-        gradcheck(ce, std::slice::from_ref(&z), &opts).unwrap();
-        gradgradcheck(ce, std::slice::from_ref(&z), &opts).unwrap();
+        gradcheck(ce, std::slice::from_ref(&z), &opts)
+            .expect("cross_entropy's gradient must pass gradcheck");
+        gradgradcheck(ce, std::slice::from_ref(&z), &opts)
+            .expect("cross_entropy's second derivative must pass gradgradcheck");
         // bce: dL/dx = (sigmoid(x) - t) / n, dL/dt = -x / n
         let bce = check_fn(|v: &[Var<'_, f64>]| bce_with_logits(v[0], v[1]));
-        gradcheck(bce, &[z.clone(), tgt.clone()], &opts).unwrap();
-        gradgradcheck(bce, &[z.clone(), tgt.clone()], &opts).unwrap();
+        gradcheck(bce, &[z.clone(), tgt.clone()], &opts)
+            .expect("bce_with_logits' gradient must pass gradcheck");
+        gradgradcheck(bce, &[z.clone(), tgt.clone()], &opts)
+            .expect("bce_with_logits' second derivative must pass gradgradcheck");
         // mse: dL/dp = 2 (p - t) / n = -dL/dt
         let m = check_fn(|v: &[Var<'_, f64>]| mse(v[0], v[1]));
-        gradcheck(m, &[z.clone(), tgt.clone()], &opts).unwrap();
-        gradgradcheck(m, &[z.clone(), tgt.clone()], &opts).unwrap();
+        gradcheck(m, &[z.clone(), tgt.clone()], &opts).expect("mse's gradient must pass gradcheck");
+        gradgradcheck(m, &[z.clone(), tgt.clone()], &opts)
+            .expect("mse's second derivative must pass gradgradcheck");
         // l2 through params is sum(p^2): gradient 2p; checked as a function of the value
         let l2 = check_fn(|v: &[Var<'_, f64>]| v[0].square().sum() + v[1].square().sum());
-        gradcheck(l2, &[z.clone(), tgt], &opts).unwrap();
+        gradcheck(l2, &[z.clone(), tgt], &opts)
+            .expect("the gradient of the sum of squares must pass gradcheck");
     }
 
     #[test]

@@ -118,9 +118,6 @@ impl<'a, T: Float> Index<&'a Param<T>> for Grads<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     #[test]
@@ -137,7 +134,8 @@ mod tests {
         let err = p.set_value(Tensor::zeros(&[3, 2])).unwrap_err();
         assert!(err.to_string().contains("[3, 2]"), "{err}");
         assert_eq!(p.shape(), &[2, 3]);
-        p.set_value(Tensor::ones(&[2, 3])).unwrap();
+        p.set_value(Tensor::ones(&[2, 3]))
+            .expect("the new value has the parameter's shape [2, 3]");
         assert_eq!(p.value().to_vec(), vec![1.0; 6]);
     }
 

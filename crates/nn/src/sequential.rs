@@ -114,9 +114,6 @@ impl<T: Float> Module<T> for Sequential<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use crate::test_util::check_fn;
     use crate::{Dense, Dropout, Relu, Tanh};
@@ -138,7 +135,7 @@ mod tests {
         let x = tape.var(Tensor::randn(&[6, 3], 0));
         let mut h = x;
         for i in 0..m.len() {
-            h = m.get(i).unwrap().forward(h);
+            h = m.get(i).expect("i is below m.len()").forward(h);
         }
         assert_eq!(m.forward(x).value(), h.value());
         let names: Vec<_> = m.named_params().into_iter().map(|(n, _)| n).collect();
@@ -157,7 +154,7 @@ mod tests {
             .add(
                 Sequential::new()
                     .add(Dense::new(2, 2))
-                    .add(Dropout::new(0.5).unwrap()),
+                    .add(Dropout::new(0.5).expect("keep_prob 0.5 is in (0, 1]")),
             )
             .add(Dense::new(2, 1));
         let names: Vec<_> = m.named_params_mut().into_iter().map(|(n, _)| n).collect();
@@ -175,8 +172,10 @@ mod tests {
         let m = mlp();
         let f = check_fn(|v: &[Var<'_, f64>]| m.forward(v[0]));
         let x = [Tensor::rand_uniform(&[3, 3], -1.0, 1.0, 4)];
-        gradcheck(f, &x, &CheckOptions::default()).unwrap();
-        gradgradcheck(f, &x, &CheckOptions::default()).unwrap();
+        gradcheck(f, &x, &CheckOptions::default())
+            .expect("the MLP's input gradient must pass gradcheck");
+        gradgradcheck(f, &x, &CheckOptions::default())
+            .expect("the MLP's second derivative must pass gradgradcheck");
     }
 
     #[test]
@@ -207,11 +206,17 @@ mod tests {
                     v[k] += d;
                     Tensor::from_vec(v, base.shape()).expect("the data fits the shape")
                 };
-                m.params_mut()[pi].set_value(shifted(eps)).unwrap();
+                m.params_mut()[pi]
+                    .set_value(shifted(eps))
+                    .expect("the shifted copy keeps the parameter's shape");
                 let up = loss(&m);
-                m.params_mut()[pi].set_value(shifted(-eps)).unwrap();
+                m.params_mut()[pi]
+                    .set_value(shifted(-eps))
+                    .expect("the shifted copy keeps the parameter's shape");
                 let down = loss(&m);
-                m.params_mut()[pi].set_value(base).unwrap();
+                m.params_mut()[pi]
+                    .set_value(base)
+                    .expect("base is the parameter's own earlier value");
                 let numeric = (up - down) / (2.0 * eps);
                 let a = want.data()[k];
                 assert!(

@@ -342,9 +342,6 @@ impl<T: Float> Optimizer<T> for AdamW<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     fn t(v: &[f64]) -> Tensor<f64> {
@@ -362,14 +359,14 @@ mod tests {
         let (lr, b1, b2, eps) = (1e-3f64, 0.9f64, 0.999f64, 1e-8f64);
         let mut p =
             Param::new(Tensor::from_vec(p0.clone(), &[n]).expect("the data fits the shape"));
-        let mut opt = Adam::new(AdamConfig::default()).unwrap();
+        let mut opt = Adam::new(AdamConfig::default()).expect("the default AdamConfig is valid");
         let (mut want, mut m, mut v) = (p0, vec![0f32; n], vec![0f32; n]);
         for step in 1..=3 {
             opt.update(
                 &mut p,
                 &Tensor::from_vec(g.clone(), &[n]).expect("the data fits the shape"),
             )
-            .unwrap();
+            .expect("the gradient has the parameter's shape [n]");
             let t = step as f64;
             let bias2_sqrt = (1.0 - b2.powf(t)).sqrt() as f32;
             let step_size = (lr / (1.0 - b1.powf(t))) as f32;
@@ -395,13 +392,15 @@ mod tests {
             lr,
             ..Default::default()
         })
-        .unwrap();
+        .expect("lr 0.01 is a valid Adam config");
         let (g1, g2) = (2.0, -1.0);
-        opt.update(&mut p, &t(&[g1])).unwrap();
+        opt.update(&mut p, &t(&[g1]))
+            .expect("a [1] gradient fits the [1] parameter");
         // t = 1: m = 0.1 g1, v = 0.001 g1^2, m_hat = g1, v_hat = g1^2: p1 = p0 - lr g1/(|g1|+eps)
         let p1 = 0.5 - lr * g1 / (g1.abs() + eps);
         assert!((p.value().item() - p1).abs() < 1e-15);
-        opt.update(&mut p, &t(&[g2])).unwrap();
+        opt.update(&mut p, &t(&[g2]))
+            .expect("a [1] gradient fits the [1] parameter");
         // t = 2: m = b1 m1 + (1-b1) g2, v = b2 v1 + (1-b2) g2^2
         let m = b1 * (1.0 - b1) * g1 + (1.0 - b1) * g2;
         let v = b2 * (1.0 - b2) * g1 * g1 + (1.0 - b2) * g2 * g2;
@@ -426,8 +425,9 @@ mod tests {
             weight_decay: 0.5,
             ..Default::default()
         })
-        .unwrap();
-        adam.update(&mut a, &t(&[0.0])).unwrap();
+        .expect("lr 0.1 with weight decay 0.5 is a valid Adam config");
+        adam.update(&mut a, &t(&[0.0]))
+            .expect("a [1] gradient fits the [1] parameter");
         // g' = 0.5 * 2 = 1, first step moves by lr g'/(|g'| + eps)
         assert!((a.value().item() - (2.0 - 0.1 / (1.0 + 1e-8))).abs() < 1e-15);
 
@@ -437,8 +437,10 @@ mod tests {
             weight_decay: 0.5,
             ..Default::default()
         })
-        .unwrap();
-        adamw.update(&mut w, &t(&[1.0])).unwrap();
+        .expect("lr 0.1 with weight decay 0.5 is a valid AdamW config");
+        adamw
+            .update(&mut w, &t(&[1.0]))
+            .expect("a [1] gradient fits the [1] parameter");
         // p (1 - lr wd) - lr g/(|g| + eps) = 1.9 - 0.1/(1 + 1e-8)
         assert!((w.value().item() - (1.9 - 0.1 / (1.0 + 1e-8))).abs() < 1e-15);
     }
@@ -446,14 +448,17 @@ mod tests {
     #[test]
     fn reset_restarts_the_bias_correction() {
         let mut p = Param::new(t(&[0.0]));
-        let mut opt = Adam::new(AdamConfig::default()).unwrap();
-        opt.update(&mut p, &t(&[1.0])).unwrap();
-        opt.update(&mut p, &t(&[1.0])).unwrap();
+        let mut opt = Adam::new(AdamConfig::default()).expect("the default AdamConfig is valid");
+        opt.update(&mut p, &t(&[1.0]))
+            .expect("a [1] gradient fits the [1] parameter");
+        opt.update(&mut p, &t(&[1.0]))
+            .expect("a [1] gradient fits the [1] parameter");
         assert_eq!(opt.steps(&p), 2);
         opt.reset();
         assert_eq!(opt.steps(&p), 0);
         let before = p.value().item();
-        opt.update(&mut p, &t(&[1.0])).unwrap();
+        opt.update(&mut p, &t(&[1.0]))
+            .expect("a [1] gradient fits the [1] parameter");
         // A fresh first step moves by lr g/(|g|+eps), as at the start.
         assert!((before - p.value().item() - 1e-3 / (1.0 + 1e-8)).abs() < 1e-15);
     }
@@ -466,12 +471,12 @@ mod tests {
             lr: 0.5,
             ..Default::default()
         })
-        .unwrap();
+        .expect("lr 0.5 is a valid Adam config");
         opt.update(
             &mut p,
             &Tensor::from_vec(vec![4.0f32], &[1]).expect("the data fits the shape"),
         )
-        .unwrap();
+        .expect("an f32 [1] gradient fits the f32 [1] parameter");
         assert!((p.value().item() - 0.5).abs() < 1e-6);
     }
 

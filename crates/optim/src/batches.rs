@@ -270,9 +270,6 @@ impl<T: Float> Dataset<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     #[test]
@@ -292,7 +289,7 @@ mod tests {
             shuffle: false,
             ..Default::default()
         };
-        let mut b = Batches::new(7, 3, cfg).unwrap();
+        let mut b = Batches::new(7, 3, cfg).expect("batch size 3 fits 7 examples");
         let got: Vec<Vec<usize>> = b.epoch(0).map(<[usize]>::to_vec).collect();
         assert_eq!(got, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
         let mut b = Batches::new(
@@ -303,7 +300,7 @@ mod tests {
                 ..cfg
             },
         )
-        .unwrap();
+        .expect("batch size 3 fits 7 examples");
         assert_eq!(b.num_batches(), 2);
         assert_eq!(b.epoch(0).len(), 2);
     }
@@ -314,14 +311,15 @@ mod tests {
             seed: 42,
             ..Default::default()
         };
-        let mut a = Batches::new(50, 50, cfg).unwrap();
-        let mut b = Batches::new(50, 50, cfg).unwrap();
+        let mut a = Batches::new(50, 50, cfg).expect("batch size 50 fits 50 examples");
+        let mut b = Batches::new(50, 50, cfg).expect("batch size 50 fits 50 examples");
         let e0: Vec<usize> = a.epoch(0).flatten().copied().collect();
         let e1: Vec<usize> = a.epoch(1).flatten().copied().collect();
         assert_eq!(e0, b.epoch(0).flatten().copied().collect::<Vec<_>>());
         assert_ne!(e0, e1);
         assert_ne!(e0, (0..50).collect::<Vec<_>>());
-        let mut c = Batches::new(50, 50, BatchConfig { seed: 43, ..cfg }).unwrap();
+        let mut c = Batches::new(50, 50, BatchConfig { seed: 43, ..cfg })
+            .expect("batch size 50 fits 50 examples");
         assert_ne!(e0, c.epoch(0).flatten().copied().collect::<Vec<_>>());
     }
 

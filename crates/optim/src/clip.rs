@@ -117,9 +117,6 @@ pub fn clip_grad_value<T: Float, P: Borrow<Param<T>>>(
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use wengert_autograd::Tensor;
 
@@ -142,11 +139,15 @@ mod tests {
         let g = grads_for(&[&a, &b], &[&[1.0, 2.0], &[2.0]]);
         // sqrt(1 + 4 + 4) = 3; a parameter without gradient adds nothing
         assert_eq!(grad_norm(&[&a, &b, &unused], &g), 3.0);
-        let (c, total) = clip_grad_norm(&[&a, &b, &unused], &g, 1.5).unwrap();
+        let (c, total) = clip_grad_norm(&[&a, &b, &unused], &g, 1.5)
+            .expect("max_norm 1.5 is finite and non-negative");
         assert_eq!(total, 3.0);
         let s = 1.5 / (3.0 + 1e-6);
-        assert_eq!(c.get(&a).unwrap().to_vec(), vec![s, 2.0 * s]);
-        assert_eq!(c.get(&b).unwrap().to_vec(), vec![2.0 * s]);
+        assert_eq!(
+            c.get(&a).expect("a has a gradient").to_vec(),
+            vec![s, 2.0 * s]
+        );
+        assert_eq!(c.get(&b).expect("b has a gradient").to_vec(), vec![2.0 * s]);
         assert!(c.get(&unused).is_none());
         // The clipped norm is max_norm (up to the 1e-6 guard).
         assert!((grad_norm(&[&a, &b], &c) - 1.5).abs() < 1e-6);
@@ -156,17 +157,24 @@ mod tests {
     fn small_norms_are_left_alone() {
         let a = Param::new(Tensor::<f64>::zeros(&[2]));
         let g = grads_for(&[&a], &[&[0.3, 0.4]]);
-        let (c, total) = clip_grad_norm(&[&a], &g, 1.0).unwrap();
+        let (c, total) =
+            clip_grad_norm(&[&a], &g, 1.0).expect("max_norm 1.0 is finite and non-negative");
         assert!((total - 0.5).abs() < 1e-15);
-        assert_eq!(c.get(&a).unwrap().to_vec(), vec![0.3, 0.4]);
+        assert_eq!(
+            c.get(&a).expect("a has a gradient").to_vec(),
+            vec![0.3, 0.4]
+        );
     }
 
     #[test]
     fn value_clipping_is_elementwise() {
         let a = Param::new(Tensor::<f64>::zeros(&[4]));
         let g = grads_for(&[&a], &[&[-3.0, -0.2, 0.2, 3.0]]);
-        let c = clip_grad_value(&[&a], &g, 0.5).unwrap();
-        assert_eq!(c.get(&a).unwrap().to_vec(), vec![-0.5, -0.2, 0.2, 0.5]);
+        let c = clip_grad_value(&[&a], &g, 0.5).expect("clip_value 0.5 is finite and non-negative");
+        assert_eq!(
+            c.get(&a).expect("a has a gradient").to_vec(),
+            vec![-0.5, -0.2, 0.2, 0.5]
+        );
     }
 
     #[test]

@@ -125,9 +125,6 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     fn t(v: &[f64]) -> Tensor<f64> {
@@ -143,10 +140,11 @@ mod tests {
             eps: 1e-8,
             weight_decay: 0.0,
         })
-        .unwrap();
+        .expect("lr 0.01, rho 0.9 and eps 1e-8 are a valid config");
         // Step 1: s = 0.1 g^2, so g / sqrt(s) = sign(g) / sqrt(0.1): p -= 0.01 sign(g) sqrt(10)
         // (up to eps, which matters at 1e-9 here; the exact form is checked below).
-        opt.update(&mut p, &t(&[3.0, -0.5])).unwrap();
+        opt.update(&mut p, &t(&[3.0, -0.5]))
+            .expect("a [2] gradient fits the [2] parameter");
         let d1 = 0.01 * 10f64.sqrt();
         let p1 = p.value().to_vec();
         assert!((p1[0] - (1.0 - d1)).abs() < 1e-8, "{p1:?}");
@@ -154,11 +152,12 @@ mod tests {
         assert!((p1[0] - (1.0 - 0.01 * 3.0 / (0.9f64.sqrt() + 1e-8))).abs() < 1e-15);
         assert!((p1[1] - (-1.0 + 0.01 * 0.5 / (0.025f64.sqrt() + 1e-8))).abs() < 1e-15);
         // Step 2 with g = 3 again: s = 0.9*0.9 + 0.1*9 = 1.71, p -= 0.01*3/sqrt(1.71)
-        opt.update(&mut p, &t(&[3.0, 0.0])).unwrap();
+        opt.update(&mut p, &t(&[3.0, 0.0]))
+            .expect("a [2] gradient fits the [2] parameter");
         let want = p1[0] - 0.03 / (1.71f64.sqrt() + 1e-8);
         assert!((p.value().to_vec()[0] - want).abs() < 1e-15);
         assert_eq!(p.value().to_vec()[1], p1[1]); // zero gradient: no move
-        assert!((opt.square_avg(&p).unwrap()[0] - 1.71).abs() < 1e-14);
+        assert!((opt.square_avg(&p).expect("p has state after 2 steps")[0] - 1.71).abs() < 1e-14);
     }
 
     #[test]

@@ -224,24 +224,22 @@ impl<S: Schedule> Schedule for Warmup<S> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     #[test]
     fn step_decay_and_exponential() {
-        let s = StepDecay::new(0.1, 3, 0.1).unwrap();
+        let s = StepDecay::new(0.1, 3, 0.1).expect("lr0 0.1, step size 3 and gamma 0.1 are valid");
         assert_eq!(s.lr(2), 0.1);
         assert!((s.lr(3) - 0.01).abs() < 1e-17);
         assert!((s.lr(6) - 0.001).abs() < 1e-18);
-        let e = Exponential::new(0.1, 0.9).unwrap();
+        let e = Exponential::new(0.1, 0.9).expect("lr0 0.1 and gamma 0.9 are valid");
         assert!((e.lr(2) - 0.081).abs() < 1e-16);
     }
 
     #[test]
     fn cosine_is_monotone_and_hits_both_ends() {
-        let s = CosineAnnealing::new(0.1, 0.001, 50).unwrap();
+        let s = CosineAnnealing::new(0.1, 0.001, 50)
+            .expect("lr_min 0.001 <= lr_max 0.1 and t_max 50 are valid");
         assert_eq!(s.lr(0), 0.1);
         assert_eq!(s.lr(50), 0.001);
         for i in 0..50 {
@@ -253,8 +251,10 @@ mod tests {
 
     #[test]
     fn warmup_composes_with_boxed_schedules() {
-        let inner: Box<dyn Schedule> = Box::new(StepDecay::new(1.0, 1, 0.5).unwrap());
-        let s = Warmup::new(2, inner).unwrap();
+        let inner: Box<dyn Schedule> = Box::new(
+            StepDecay::new(1.0, 1, 0.5).expect("lr0 1, step size 1 and gamma 0.5 are valid"),
+        );
+        let s = Warmup::new(2, inner).expect("2 warmup steps are at least 1");
         let lrs: Vec<f64> = (0..5).map(|i| s.lr(i)).collect();
         assert_eq!(lrs, vec![0.5, 1.0, 1.0, 0.5, 0.25]);
     }

@@ -99,9 +99,6 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     fn t(v: &[f64]) -> Tensor<f64> {
@@ -116,10 +113,12 @@ mod tests {
             lr: 0.1,
             ..Default::default()
         })
-        .unwrap();
-        opt.update(&mut p, &t(&[2.0])).unwrap();
+        .expect("lr 0.1 is a valid Sgd config");
+        opt.update(&mut p, &t(&[2.0]))
+            .expect("a [1] gradient fits the [1] parameter");
         assert!((p.value().item() - 0.8).abs() < 1e-15);
-        opt.update(&mut p, &t(&[-1.0])).unwrap();
+        opt.update(&mut p, &t(&[-1.0]))
+            .expect("a [1] gradient fits the [1] parameter");
         assert!((p.value().item() - 0.9).abs() < 1e-15);
     }
 
@@ -131,12 +130,12 @@ mod tests {
             lr: 0.25,
             weight_decay: 0.0,
         })
-        .unwrap();
+        .expect("lr 0.25 without weight decay is a valid Sgd config");
         opt.update(
             &mut p,
             &Tensor::from_vec(vec![2.0f32], &[1]).expect("the data fits the shape"),
         )
-        .unwrap();
+        .expect("an f32 [1] gradient fits the f32 [1] parameter");
         assert_eq!(p.value().item(), 0.5f32);
     }
 
@@ -169,11 +168,12 @@ mod tests {
             assert!(matches!(err, Error::InvalidConfig { .. }));
             assert!(err.to_string().contains(field), "{err}");
         }
-        let mut opt = Sgd::<f64>::new(SgdConfig::default()).unwrap();
+        let mut opt =
+            Sgd::<f64>::new(SgdConfig::default()).expect("the default SgdConfig is valid");
         assert!(opt.set_lr(f64::INFINITY).is_err());
         assert!(opt.set_lr(-0.5).is_err());
         assert_eq!(opt.lr(), 0.01);
-        opt.set_lr(0.5).unwrap();
+        opt.set_lr(0.5).expect("lr 0.5 is finite and non-negative");
         assert_eq!(opt.lr(), 0.5);
     }
 
@@ -181,7 +181,7 @@ mod tests {
     #[should_panic(expected = "Sgd::update: gradient of shape [3] for a parameter of shape [2]")]
     fn shape_mismatch_panics() {
         let mut p = Param::new(t(&[1.0, 2.0]));
-        let mut opt = Sgd::new(SgdConfig::default()).unwrap();
+        let mut opt = Sgd::new(SgdConfig::default()).expect("the default SgdConfig is valid");
         let _ = opt.update(&mut p, &t(&[1.0, 2.0, 3.0]));
     }
 }

@@ -312,9 +312,6 @@ impl ImageGrid {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     #[test]
@@ -337,10 +334,10 @@ mod tests {
         let line = svg
             .split("points=\"")
             .nth(1)
-            .unwrap()
+            .expect("the chart draws its series as a points list")
             .split('"')
             .next()
-            .unwrap();
+            .expect("split always yields a first piece");
         assert_eq!(line.split(' ').count(), 2, "{line}");
     }
 

@@ -232,9 +232,6 @@ pub fn bundled_path() -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use std::io::Write;
 
@@ -242,7 +239,7 @@ mod tests {
     fn temp_dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("wengert-digits-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("the system temp dir is writable");
         dir
     }
 
@@ -254,15 +251,21 @@ mod tests {
 
     fn write_plain(name: &str, text: &str) -> PathBuf {
         let path = temp_dir(name).join("digits.csv");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text).expect("the test's own temp dir is writable");
         path
     }
 
     fn write_gz(name: &str, text: &str) -> PathBuf {
         let path = temp_dir(name).join("digits.csv.gz");
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(text.as_bytes()).unwrap();
-        std::fs::write(&path, enc.finish().unwrap()).unwrap();
+        enc.write_all(text.as_bytes())
+            .expect("writing into an in-memory Vec cannot fail");
+        std::fs::write(
+            &path,
+            enc.finish()
+                .expect("finishing a gzip stream into a Vec cannot fail"),
+        )
+        .expect("the test's own temp dir is writable");
         path
     }
 
@@ -281,7 +284,7 @@ mod tests {
 
     #[test]
     fn bundled_file() {
-        let d = load::<f32>(bundled_path()).unwrap();
+        let d = load::<f32>(bundled_path()).expect("loading the bundled digits file must succeed");
         assert_eq!(d.len(), 1797);
         assert_eq!(d.inputs.shape(), &[1797, 64]);
         assert_eq!(d.labels[0], 0);
@@ -313,7 +316,8 @@ mod tests {
             row(16, "7"),
             row(8, "3.0")
         );
-        let d = load::<f64>(write_plain("header", &text)).unwrap();
+        let d = load::<f64>(write_plain("header", &text))
+            .expect("loading a well-formed file with a header must succeed");
         assert_eq!(d.labels, vec![7, 3]);
         assert_eq!(d.inputs.get(&[0, 0]), 1.0);
         assert_eq!(d.inputs.get(&[1, 63]), 0.5);
@@ -322,7 +326,8 @@ mod tests {
     #[test]
     fn gzip_file() {
         let text = format!("{}\n{}\n", row(0, "0"), row(4, "9"));
-        let d = load::<f32>(write_gz("gzip", &text)).unwrap();
+        let d = load::<f32>(write_gz("gzip", &text))
+            .expect("loading a well-formed gzip file must succeed");
         assert_eq!(d.labels, vec![0, 9]);
         assert_eq!(d.inputs.get(&[1, 10]), 0.25);
     }
@@ -398,8 +403,9 @@ mod tests {
     fn truncated_gzip_and_empty_file_are_errors() {
         let text: String = (0..50).map(|i| row(i % 17, "4") + "\n").collect();
         let full = write_gz("truncated", &text);
-        let bytes = std::fs::read(&full).unwrap();
-        std::fs::write(&full, &bytes[..bytes.len() / 2]).unwrap();
+        let bytes = std::fs::read(&full).expect("the file write_gz just wrote reads back");
+        std::fs::write(&full, &bytes[..bytes.len() / 2])
+            .expect("the test's own temp dir is writable");
         let msg = format_message(load::<f32>(&full).unwrap_err(), &full);
         assert!(msg.contains("corrupt or truncated"), "{msg}");
 
@@ -410,14 +416,20 @@ mod tests {
 
     #[test]
     fn split_is_seeded_and_disjoint() {
-        let d = load::<f32>(bundled_path()).unwrap();
-        let (train, test) = d.split(0.25, 3).unwrap();
+        let d = load::<f32>(bundled_path()).expect("loading the bundled digits file must succeed");
+        let (train, test) = d
+            .split(0.25, 3)
+            .expect("a test fraction of 0.25 of 1797 rows is valid");
         assert_eq!(test.len(), 449);
         assert_eq!(train.len(), 1797 - 449);
-        let (train2, test2) = d.split(0.25, 3).unwrap();
+        let (train2, test2) = d
+            .split(0.25, 3)
+            .expect("a test fraction of 0.25 of 1797 rows is valid");
         assert_eq!(train.labels, train2.labels);
         assert_eq!(test.inputs, test2.inputs);
-        let (_, test3) = d.split(0.25, 4).unwrap();
+        let (_, test3) = d
+            .split(0.25, 4)
+            .expect("a test fraction of 0.25 of 1797 rows is valid");
         assert_ne!(test.inputs, test3.inputs);
         // every row lands in exactly one part
         let order = shuffled(1797, 3);

@@ -281,9 +281,6 @@ pub fn load_fashion_mnist(
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
     use std::io::Write;
 
@@ -292,7 +289,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("wengert-idx-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("the system temp dir is writable");
         dir
     }
 
@@ -307,13 +304,15 @@ mod tests {
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        enc.write_all(bytes).unwrap();
-        enc.finish().unwrap()
+        enc.write_all(bytes)
+            .expect("writing into an in-memory Vec cannot fail");
+        enc.finish()
+            .expect("finishing a gzip stream into a Vec cannot fail")
     }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);
-        std::fs::write(&p, bytes).unwrap();
+        std::fs::write(&p, bytes).expect("the test's own temp dir is writable");
         p
     }
 
@@ -331,14 +330,17 @@ mod tests {
         );
         let lab = idx_bytes(LABELS_MAGIC, &[2], &[9, 0]);
         for (name, bytes) in [("raw", img.clone()), ("gz", gzip(&img))] {
-            let t = read_idx_images(write(&dir, name, &bytes)).unwrap();
+            let t = read_idx_images(write(&dir, name, &bytes))
+                .expect("reading a well-formed image file must succeed");
             assert_eq!(t.shape(), &[2, 2, 3]);
             assert_eq!(t.get(&[0, 0, 1]), 1.0);
             assert!((t.get(&[0, 0, 2]) - 0.2).abs() < 1e-7);
         }
-        let l = read_idx_labels(write(&dir, "l.gz", &gzip(&lab))).unwrap();
+        let l = read_idx_labels(write(&dir, "l.gz", &gzip(&lab)))
+            .expect("reading a well-formed gzipped label file must succeed");
         assert_eq!(l, vec![9, 0]);
-        let any = read_idx_u8(write(&dir, "l", &lab)).unwrap();
+        let any = read_idx_u8(write(&dir, "l", &lab))
+            .expect("reading a well-formed IDX file must succeed");
         assert_eq!(any.dims, vec![2]);
     }
 
@@ -480,7 +482,8 @@ mod tests {
             "t10k-labels-idx1-ubyte",
             &idx_bytes(LABELS_MAGIC, &[1], &[4]),
         );
-        let d = load_fashion_mnist(&dir, "train").unwrap();
+        let d = load_fashion_mnist(&dir, "train")
+            .expect("with the bad label replaced, loading must succeed");
         assert_eq!((d.train_labels, d.test_labels), (vec![1, 2], vec![4]));
         assert_eq!(d.test_images.shape(), &[1, 1, 2]);
     }
@@ -488,7 +491,8 @@ mod tests {
     #[test]
     fn reads_the_bundled_fashion_mnist() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/fashion-mnist");
-        let d = load_fashion_mnist(&dir, "train-first10k").unwrap();
+        let d = load_fashion_mnist(&dir, "train-first10k")
+            .expect("loading the bundled Fashion-MNIST files must succeed");
         assert_eq!(d.train_images.shape(), &[10_000, 28, 28]);
         assert_eq!(d.test_images.shape(), &[10_000, 28, 28]);
         assert_eq!(

@@ -117,23 +117,20 @@ pub fn split(ids: &[usize], train_fraction: f64) -> (&[usize], &[usize]) {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wengert-text-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("the system temp dir is writable");
         let p = dir.join(name);
-        std::fs::write(&p, bytes).unwrap();
+        std::fs::write(&p, bytes).expect("the test's own temp dir is writable");
         p
     }
 
     #[test]
     fn reads_ids_and_a_sorted_vocabulary() {
         let p = temp_file("small.txt", "hello, world\n".as_bytes());
-        let c = read_corpus(&p).unwrap();
+        let c = read_corpus(&p).expect("reading the ASCII file just written must succeed");
         assert_eq!(
             c.vocab.chars,
             vec!['\n', ' ', ',', 'd', 'e', 'h', 'l', 'o', 'r', 'w']
@@ -149,7 +146,7 @@ mod tests {
     #[test]
     fn multibyte_characters_are_one_id_each() {
         let p = temp_file("utf8.txt", "né né".as_bytes());
-        let c = read_corpus(&p).unwrap();
+        let c = read_corpus(&p).expect("reading the UTF-8 file just written must succeed");
         assert_eq!(c.ids.len(), 5);
         assert_eq!(c.vocab.len(), 3);
     }
@@ -201,7 +198,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../data/text/shakespeare_tiny.txt"
         );
-        let c = read_corpus(p).unwrap();
+        let c = read_corpus(p).expect("reading the bundled shakespeare_tiny.txt must succeed");
         assert_eq!(c.ids.len(), 1_182_436); // plain ASCII: one character per byte
         assert_eq!(c.vocab.len(), 73);
         assert!(c.ids.iter().all(|&i| i < 73));

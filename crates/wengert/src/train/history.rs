@@ -103,9 +103,6 @@ fn num(x: Option<f64>) -> String {
 
 #[cfg(test)]
 mod tests {
-    // Each `.unwrap()` below is on literal test data or a literal valid config, on a file this
-    // test wrote itself, on a caught panic's message, or on the result under test: none can fail
-    // unless the code under test is wrong, and then the panic at that line is the test's report.
     use super::*;
 
     #[test]
@@ -128,7 +125,12 @@ mod tests {
              {\"epoch\":1,\"loss\":null,\"accuracy\":null,\"val_loss\":1e-7,\"val_accuracy\":1.0,\"seconds\":0.1},\
              {\"epoch\":2,\"loss\":0.6666666666666666,\"accuracy\":null,\"val_loss\":1e-7,\"val_accuracy\":1.0,\"seconds\":0.1}]}"
         );
-        assert_eq!("0.6666666666666666".parse::<f64>().unwrap(), 2.0 / 3.0);
+        assert_eq!(
+            "0.6666666666666666"
+                .parse::<f64>()
+                .expect("a valid f64 literal"),
+            2.0 / 3.0
+        );
         assert_eq!(History::default().to_json(), "{\"epochs\":[]}");
         assert_eq!(h.val_losses(), vec![Some(1e-7), Some(1e-7)]);
     }
