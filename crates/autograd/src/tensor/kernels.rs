@@ -596,7 +596,7 @@ mod tests {
 
     #[test]
     fn sum_to_over_leading_axes_adds_rows() {
-        // [2, 2, 3] to [3], [1, 3], [2, 3] ([2, 1, 3] is not rows: the general loop)
+        // [2, 2, 3] to [3], [1, 1, 3], [2, 3] ([2, 1, 3] is not whole rows: the general loop)
         let x = t(&(1..=12).map(f64::from).collect::<Vec<_>>(), &[2, 2, 3]);
         assert_eq!(leading_sum_width(&[2, 2, 3], &[3]), Some(3));
         assert_eq!(leading_sum_width(&[2, 2, 3], &[1, 1, 3]), Some(3));

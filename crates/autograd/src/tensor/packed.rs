@@ -249,9 +249,8 @@ fn pack_into(out: &mut Vec<f32>, b: &[f32], k: usize, n: usize, rs: usize, cs: u
         } else {
             // Column by column: each reads a run of B's storage when B is a transposed view.
             for j in 0..w {
-                let column = b[(j0 + j) * cs..].iter().step_by(rs.max(1));
-                for (row, &v) in panel.chunks_exact_mut(NR).zip(column) {
-                    row[j] = v;
+                for p in 0..k {
+                    panel[p * NR + j] = b[p * rs + (j0 + j) * cs];
                 }
             }
             if w < NR {
