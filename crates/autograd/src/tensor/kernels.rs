@@ -359,7 +359,9 @@ fn gemm_into<T: Float>(
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
 ) {
-    if super::packed::try_small_gemm(m, k, n, a, b, c) {
+    if super::packed::try_small_gemm(m, k, n, a, b, c)
+        || super::dot_gemm::try_gemm_nt(m, k, n, a, b, c)
+    {
         return;
     }
     let threads = rayon::current_num_threads();

@@ -1,6 +1,7 @@
 //! `Tensor<T>`: an owned, immutable, contiguous row-major n-d array with shared storage.
 
 mod buffer;
+mod dot_gemm;
 mod index;
 pub(crate) mod kernels;
 pub(crate) mod packed;
