@@ -11,7 +11,7 @@
 use std::any::TypeId;
 use std::mem::MaybeUninit;
 
-use super::packed::SMALL_MKN;
+use super::packed::{SMALL_MKN, as_f32, as_f32_out, simd_kernels_available};
 use crate::Float;
 
 /// `C = A B` where B is the transposed view of a row-major W (B's row stride 1, column stride
@@ -35,7 +35,7 @@ pub(crate) fn try_gemm_nt<T: Float>(
         || a.1 < k as isize
         || b.1 != 1
         || b.2 < k as isize
-        || !kernel::available()
+        || !simd_kernels_available()
     {
         return false;
     }
@@ -44,14 +44,7 @@ pub(crate) fn try_gemm_nt<T: Float>(
         (m - 1) * lda + k <= a.0.len() && (n - 1) * ldw + k <= b.0.len() && c.len() == m * n,
         "internal: dot gemm: an operand is out of bounds"
     );
-    // SAFETY: `T` is `f32` (checked above), so these are the same slices as f32.
-    let (a, w, c) = unsafe {
-        (
-            std::slice::from_raw_parts(a.0.as_ptr() as *const f32, a.0.len()),
-            std::slice::from_raw_parts(b.0.as_ptr() as *const f32, b.0.len()),
-            std::slice::from_raw_parts_mut(c.as_mut_ptr() as *mut MaybeUninit<f32>, c.len()),
-        )
-    };
+    let (a, w, c) = (as_f32(a.0), as_f32(b.0), as_f32_out(c));
     kernel::gemm_nt(m, k, n, (a, lda), (w, ldw), c);
     #[cfg(test)]
     tests::RUNS.with(|r| r.set(r.get() + 1));
@@ -63,10 +56,7 @@ mod kernel {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    /// Whether this CPU runs the kernel.
-    pub(super) fn available() -> bool {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
+    use super::simd_kernels_available as available;
 
     /// `C[i, j] = dot(A row i, W row j)` for `i < m`, `j < n`, over `k`; C row-major `m x n`.
     /// The caller checked the bounds and the CPU.
@@ -170,10 +160,6 @@ mod kernel {
 mod kernel {
     use std::mem::MaybeUninit;
 
-    pub(super) fn available() -> bool {
-        false
-    }
-
     pub(super) fn gemm_nt(
         _m: usize,
         _k: usize,
@@ -210,7 +196,7 @@ mod tests {
 
     #[test]
     fn every_tile_shape_and_k_tail_matches_f64_dot_products() {
-        if !super::kernel::available() {
+        if !super::simd_kernels_available() {
             return;
         }
         // Row counts odd and even, column counts through every tile width, k below, at and
@@ -245,7 +231,7 @@ mod tests {
 
     #[test]
     fn linear_forward_of_a_small_layer_takes_this_path_and_others_do_not() {
-        if !super::kernel::available() {
+        if !super::simd_kernels_available() {
             return;
         }
         let x = Tensor::from_vec(values(32 * 64, 1), &[32, 64]).expect("32 x 64 values");

@@ -128,14 +128,14 @@ pub(crate) fn try_gemm<T: Float>(
 }
 
 /// `s` as `&[f32]`, for `T = f32` (checked by the caller).
-fn as_f32<T: Float>(s: &[T]) -> &[f32] {
+pub(super) fn as_f32<T: Float>(s: &[T]) -> &[f32] {
     assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
     // SAFETY: `T` is `f32` (asserted), so the slice is a slice of f32 of the same length.
     unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) }
 }
 
 /// `s` as `&mut [MaybeUninit<f32>]`, for `T = f32`.
-fn as_f32_out<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUninit<f32>] {
+pub(super) fn as_f32_out<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUninit<f32>] {
     assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
     // SAFETY: `T` is `f32` (asserted); same length, same layout.
     unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut MaybeUninit<f32>, s.len()) }
@@ -203,6 +203,11 @@ pub(crate) fn try_small_gemm<T: Float>(
         tests::SMALL_RUNS.with(|r| r.set(r.get() + 1));
         true
     })
+}
+
+/// Whether this CPU has AVX2 and FMA (the kernels here and in `dot_gemm.rs` need both).
+pub(super) fn simd_kernels_available() -> bool {
+    kernel::available()
 }
 
 /// B (`k x n`) as the kernel reads it.
