@@ -5,6 +5,7 @@ use std::ops::Index;
 
 use smallvec::SmallVec;
 
+use crate::backward_scalar::{Grad, try_scalar_rule};
 use crate::op::BackwardContext;
 use crate::tape::{NodeId, first_non_finite, freed_panic};
 use crate::{Error, Float, Operand, Tape, Tensor, Var};
@@ -173,28 +174,50 @@ fn eager_sweep<T: Float>(
             });
         }
     }
-    let mut grads: Vec<Option<Tensor<T>>> = crate::tape::spare::take().unwrap_or_default();
-    grads.resize_with(root_i + 1, || None);
-    grads[root_i] = Some(seed);
+    let mut grads: Vec<Grad<T>> = crate::tape::spare::take().unwrap_or_default();
+    grads.resize_with(root_i + 1, || Grad::Empty);
+    grads[root_i] = Grad::Tensor(seed);
     let mut leaves = Vec::new();
     for i in (0..=root_i).rev() {
-        let Some(g) = grads[i].take() else {
-            if !retain && i != root_i && nodes[i].has_backward_path() {
-                nodes[i].value = None;
+        // The slot is read in place: nothing reads it again (inputs come before their node),
+        // and `clear` below drops what is left.
+        let one_value = match &grads[i] {
+            Grad::Empty => {
+                if !retain && i != root_i && nodes[i].has_backward_path() {
+                    nodes[i].value = None;
+                }
+                continue;
             }
-            continue;
+            Grad::Scalar(v) => Some(*v),
+            Grad::Tensor(t) => t.one_value(),
         };
         let all: &[crate::tape::Node<T>] = &nodes;
         let node = &all[i];
         let Some(op) = node.op.as_ref().map(|op| op.get()) else {
-            if node.requires_grad {
+            if node.requires_grad
+                && let Some(value) = node.value.as_ref()
+                && let Some(g) = grads[i].take().into_tensor(value.shape())
+            {
                 leaves.push((i as NodeId, g));
             }
             continue;
         };
+        let input_ids = crate::tape::inputs_of(all, &edges, i);
+        if let Some(gv) = one_value
+            && !anomaly
+            && try_scalar_rule(all, node, op, input_ids, gv, &mut grads)?
+        {
+            if !retain && i != root_i {
+                nodes[i].value = None;
+            }
+            continue;
+        }
+        let Some(g) = (node.value.as_ref()).and_then(|v| grads[i].take().into_tensor(v.shape()))
+        else {
+            return Err(freed_error(node.name(), node.location));
+        };
         // Values are borrowed from the tape, not reference-counted: the rule only reads them.
         // One- and two-input nodes (nearly all) pass arrays: no `SmallVec` to fill and drop.
-        let input_ids = crate::tape::inputs_of(all, &edges, i);
         match *input_ids {
             [a] => {
                 let (x, nx) = operand_of(all, a)?;
@@ -270,7 +293,7 @@ fn run_rule<'a, T: Float>(
     needs: &[bool],
     input_ids: &[NodeId],
     g: Tensor<T>,
-    grads: &mut [Option<Tensor<T>>],
+    grads: &mut [Grad<T>],
     anomaly: bool,
 ) -> Result<(), Error> {
     let Some(out) = node.value.as_ref() else {
@@ -325,7 +348,7 @@ fn run_rule<'a, T: Float>(
         }
         match padding {
             Some((axis, before, _)) => accumulate_padded(&mut grads[j], &gk, full, axis, before),
-            None => accumulate(&mut grads[j], gk),
+            None => accumulate(&mut grads[j], gk, full),
         }
     }
     result.discard_taken();
@@ -333,15 +356,16 @@ fn run_rule<'a, T: Float>(
         && needs[k]
     {
         check_shape(|| node.name(), k, &p.shape(), inputs[k].eager_shape());
-        match &mut grads[input_ids[k] as usize] {
+        let slot = &mut grads[input_ids[k] as usize];
+        match slot.as_tensor_mut(inputs[k].eager_shape()) {
             Some(acc) => p.add_to(acc),
-            slot @ None => *slot = Some(p.eval()),
+            None => *slot = Grad::Tensor(p.eval()),
         }
     }
     Ok(())
 }
 
-fn freed_error(op: &str, location: &std::panic::Location<'_>) -> Error {
+pub(crate) fn freed_error(op: &str, location: &std::panic::Location<'_>) -> Error {
     Error::Backward {
         message: format!(
             "the value of `{op}` (created at {location}) was freed by an earlier backward(); \
@@ -354,20 +378,23 @@ fn freed_error(op: &str, location: &std::panic::Location<'_>) -> Error {
 /// slot of the whole input (shape `full`): zeros are allocated once, on the first slice, and
 /// every slice adds into its range in place (copied first only if the buffer is shared).
 fn accumulate_padded<T: Float>(
-    slot: &mut Option<Tensor<T>>,
+    slot: &mut Grad<T>,
     g: &Tensor<T>,
     full: &[usize],
     axis: usize,
     before: usize,
 ) {
-    let mut acc = slot.take().unwrap_or_else(|| Tensor::zeros(full));
+    let mut acc = slot
+        .take()
+        .into_tensor(full)
+        .unwrap_or_else(|| Tensor::zeros(full));
     let (outer, n, inner) = acc.lanes(axis);
     let block = g.shape()[axis] * inner;
     let buf = acc.make_mut();
     for (o, src) in g.data().chunks(block.max(1)).enumerate().take(outer) {
         add_assign(&mut buf[(o * n + before) * inner..][..block], src);
     }
-    *slot = Some(acc);
+    *slot = Grad::Tensor(acc);
 }
 
 /// The checks take the op's name lazily: reading it is a virtual call, which on a scalar chain
@@ -399,11 +426,11 @@ fn check_padded_shape(
     }
 }
 
-/// Adds `g` into a gradient slot, in place when the slot's buffer is not shared.
+/// Adds `g` into a gradient slot of shape `full`, in place when the slot's buffer is not shared.
 #[inline]
-fn accumulate<T: Float>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
-    match slot {
-        None => *slot = Some(g),
+fn accumulate<T: Float>(slot: &mut Grad<T>, g: Tensor<T>, full: &[usize]) {
+    match slot.as_tensor_mut(full) {
+        None => *slot = Grad::Tensor(g),
         Some(prev) => prev.add_assign(&g),
     }
 }

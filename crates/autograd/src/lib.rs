@@ -25,6 +25,7 @@
 #![cfg_attr(test, allow(clippy::cloned_ref_to_slice_refs))]
 
 mod backward;
+mod backward_scalar;
 pub mod check;
 mod error;
 mod float;

@@ -58,6 +58,50 @@ pub trait Op<T: Float>: 'static {
         InputGrads::missing()
     }
 
+    /// Optional fast path for elementwise ops on one-element values: given the inputs' values,
+    /// the output's and the gradient `grad` flowing into the output, writes the gradient for
+    /// each input into `input_grads` (the same vector-Jacobian product as
+    /// [`backward`](Op::backward), on numbers) and returns `true`. The default returns `false`.
+    ///
+    /// `backward()` calls this instead of `backward` when the node's output, its gradient and
+    /// every input (one or two of them) hold one element: scalar chains, a loss's last steps. Such
+    /// a node then costs a few arithmetic instructions instead of building tensors. Write the
+    /// same formula as `backward`, in the same order, so both round alike; `grad()` (higher
+    /// order) and anomaly detection always use `backward`. Leave it out unless each output
+    /// element depends only on the same element of each input.
+    ///
+    /// ```
+    /// use wengert_autograd::{BackwardContext, Float, InputGrads, Op, Tape, Tensor};
+    ///
+    /// /// y = x^3, dy/dx = 3 x^2
+    /// struct Cube;
+    /// impl<T: Float> Op<T> for Cube {
+    ///     fn name(&self) -> &'static str { "cube" }
+    ///     fn forward(&self, inputs: &[&Tensor<T>]) -> Tensor<T> {
+    ///         inputs[0].map(|x| x * x * x)
+    ///     }
+    ///     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
+    ///         let x = cx.input(0);
+    ///         InputGrads::from([Some(cx.grad() * &(x * x) * T::from_f64(3.0))])
+    ///     }
+    ///     fn scalar_backward(&self, x: &[T], _y: T, g: T, input_grads: &mut [T]) -> bool {
+    ///         input_grads[0] = g * (x[0] * x[0]) * T::from_f64(3.0);
+    ///         true
+    ///     }
+    /// }
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Tensor::scalar(2.0));
+    /// let y = tape.apply(Cube, &[x]);
+    /// let z = y.tanh(); // dz/dx = (1 - tanh^2(8)) * 12
+    /// let want = (1.0 - 8f64.tanh().powi(2)) * 12.0;
+    /// assert!((z.backward()[x].item() - want).abs() < 1e-12); // through scalar_backward
+    /// ```
+    fn scalar_backward(&self, inputs: &[T], output: T, grad: T, input_grads: &mut [T]) -> bool {
+        let _ = (inputs, output, grad, input_grads);
+        false
+    }
+
     /// Whether gradients flow through this op at all. Ops such as `argmax` return `false`: their
     /// outputs never require grad, so backward never reaches them.
     fn differentiable(&self) -> bool {

@@ -25,7 +25,9 @@ struct SlotVTable<T: Float> {
     /// The op, from the address of `data`.
     get: unsafe fn(*const u8) -> *const dyn Op<T>,
     /// Drops what `data` holds (the op, or its box).
-    drop: unsafe fn(*mut u8),
+    /// `None` for an inline op with nothing to drop (most ops hold a few numbers), so that
+    /// dropping a tape makes no call per node.
+    drop: Option<unsafe fn(*mut u8)>,
 }
 
 /// # Safety
@@ -55,11 +57,15 @@ struct VTables<T, O>(PhantomData<(T, O)>);
 impl<T: Float, O: Op<T>> VTables<T, O> {
     const INLINE: SlotVTable<T> = SlotVTable {
         get: get_inline::<T, O>,
-        drop: drop_as::<O>,
+        drop: if std::mem::needs_drop::<O>() {
+            Some(drop_as::<O>)
+        } else {
+            None
+        },
     };
     const BOXED: SlotVTable<T> = SlotVTable {
         get: get_boxed::<T, O>,
-        drop: drop_as::<Box<O>>,
+        drop: Some(drop_as::<Box<O>>),
     };
 }
 
@@ -99,7 +105,9 @@ impl<T: Float> OpSlot<T> {
 impl<T: Float> Drop for OpSlot<T> {
     fn drop(&mut self) {
         // SAFETY: `data` holds what `vtable` was chosen for, and this is its only drop.
-        unsafe { (self.vtable.drop)(self.data.as_mut_ptr() as *mut u8) }
+        if let Some(drop) = self.vtable.drop {
+            unsafe { drop(self.data.as_mut_ptr() as *mut u8) }
+        }
     }
 }
 

@@ -5,6 +5,17 @@ use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 /// `y = |x|`.
 struct Abs;
 
+/// sign(x), with sign(0) = 0: abs's derivative and the subgradient chosen at the kink.
+fn sign<T: Float>(v: T) -> T {
+    if v > T::ZERO {
+        T::ONE
+    } else if v < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
 impl<T: Float> Op<T> for Abs {
     fn name(&self) -> &'static str {
         "abs"
@@ -17,16 +28,13 @@ impl<T: Float> Op<T> for Abs {
     // dy/dx = sign(x), with abs'(0) = 0: a constant mask.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let x = cx.input(0);
-        let sign = x.value().map(|v| {
-            if v > T::ZERO {
-                T::ONE
-            } else if v < T::ZERO {
-                -T::ONE
-            } else {
-                T::ZERO
-            }
-        });
+        let sign = x.value().map(sign);
         [Some(cx.grad() * x.constant_like(sign))].into()
+    }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * sign(x[0]);
+        true
     }
 }
 

@@ -23,6 +23,12 @@ impl<T: Float> Op<T> for Add {
         ]
         .into()
     }
+
+    fn scalar_backward(&self, _x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g;
+        dx[1] = g;
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

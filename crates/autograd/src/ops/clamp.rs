@@ -35,6 +35,12 @@ impl<T: Float> Op<T> for Clamp<T> {
             .map(|v| if lo <= v && v <= hi { T::ONE } else { T::ZERO });
         [Some(cx.grad() * x.constant_like(mask))].into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        let inside = self.min <= x[0] && x[0] <= self.max;
+        dx[0] = g * if inside { T::ONE } else { T::ZERO };
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -23,6 +23,13 @@ impl<T: Float> Op<T> for Div {
         ]
         .into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        let (a, b) = (x[0], x[1]);
+        dx[0] = g / b;
+        dx[1] = -(g * a) / (b * b);
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -18,6 +18,11 @@ impl<T: Float> Op<T> for Exp {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(cx.grad() * cx.output())].into()
     }
+
+    fn scalar_backward(&self, _x: &[T], y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * y;
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

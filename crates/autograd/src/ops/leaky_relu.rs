@@ -21,6 +21,11 @@ impl<T: Float> Op<T> for LeakyRelu<T> {
         let mask = x.value().map(|v| if v > T::ZERO { T::ONE } else { slope });
         [Some(cx.grad() * x.constant_like(mask))].into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * if x[0] > T::ZERO { T::ONE } else { self.0 };
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

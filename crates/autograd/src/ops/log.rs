@@ -18,6 +18,11 @@ impl<T: Float> Op<T> for Log {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(cx.grad() / cx.input(0))].into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g / x[0];
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

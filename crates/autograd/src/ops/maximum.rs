@@ -5,6 +5,18 @@ use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 /// `y = max(a, b)`, elementwise, broadcasting.
 struct Maximum;
 
+/// The share of max(x, y)'s gradient that goes to x: all of it where x is larger, half at a tie,
+/// none where y is larger (or either is NaN).
+fn share<T: Float>(x: T, y: T) -> T {
+    if x > y {
+        T::ONE
+    } else if x == y {
+        T::from_f64(0.5)
+    } else {
+        T::ZERO
+    }
+}
+
 impl<T: Float> Op<T> for Maximum {
     fn name(&self) -> &'static str {
         "maximum"
@@ -24,16 +36,6 @@ impl<T: Float> Op<T> for Maximum {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let (a, b, g) = (cx.input(0), cx.input(1), cx.grad());
         let (va, vb) = (a.value(), b.value());
-        let half = T::from_f64(0.5);
-        let share = |x: T, y: T| {
-            if x > y {
-                T::ONE
-            } else if x == y {
-                half
-            } else {
-                T::ZERO
-            }
-        };
         [
             cx.grad_for(0, || {
                 let mask = va.zip_map(&vb, "maximum", share);
@@ -45,6 +47,12 @@ impl<T: Float> Op<T> for Maximum {
             }),
         ]
         .into()
+    }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * share(x[0], x[1]);
+        dx[1] = g * share(x[1], x[0]);
+        true
     }
 }
 

@@ -23,6 +23,12 @@ impl<T: Float> Op<T> for Mul {
         ]
         .into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * x[1];
+        dx[1] = g * x[0];
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

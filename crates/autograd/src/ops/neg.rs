@@ -18,6 +18,11 @@ impl<T: Float> Op<T> for Neg {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(-cx.grad())].into()
     }
+
+    fn scalar_backward(&self, _x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = -g;
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

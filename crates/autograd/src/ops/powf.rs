@@ -20,6 +20,12 @@ impl<T: Float> Op<T> for Powf<T> {
         let p = self.0;
         [Some(cx.grad() * cx.input(0).powf(p - T::ONE).mul_scalar(p))].into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        let p = self.0;
+        dx[0] = g * (x[0].powf(p - T::ONE) * p);
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -18,6 +18,11 @@ impl<T: Float> Op<T> for Relu {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(Operand::apply(ReluGrad, &[cx.grad(), cx.input(0)]))].into()
     }
+
+    fn scalar_backward(&self, x: &[T], _y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = if x[0] > T::ZERO { g } else { T::ZERO };
+        true
+    }
 }
 
 /// `z = g * [x > 0]`: relu's backward as one elementwise op (a measured speed-up: one pass and

@@ -6,7 +6,7 @@ use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 struct Sigmoid;
 
 /// `1 / (1 + e^-x)` without overflow: `e^x` is only taken of a non-positive number.
-fn sigmoid<T: Float>(x: T) -> T {
+pub(super) fn sigmoid<T: Float>(x: T) -> T {
     if x >= T::ZERO {
         T::ONE / (T::ONE + (-x).exp())
     } else {
@@ -27,6 +27,11 @@ impl<T: Float> Op<T> for Sigmoid {
     // dy/dx = s (1 - s) with s = y, fused into one op (one pass, one buffer).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(Operand::apply(SigmoidGrad, &[cx.grad(), cx.output()]))].into()
+    }
+
+    fn scalar_backward(&self, _x: &[T], y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * y * (T::ONE - y);
+        true
     }
 }
 

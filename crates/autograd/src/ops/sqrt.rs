@@ -18,6 +18,11 @@ impl<T: Float> Op<T> for Sqrt {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some((cx.grad() / cx.output()).mul_scalar(T::from_f64(0.5)))].into()
     }
+
+    fn scalar_backward(&self, _x: &[T], y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = (g / y) * T::from_f64(0.5);
+        true
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -18,6 +18,11 @@ impl<T: Float> Op<T> for Tanh {
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(Operand::apply(TanhGrad, &[cx.grad(), cx.output()]))].into()
     }
+
+    fn scalar_backward(&self, _x: &[T], y: T, g: T, dx: &mut [T]) -> bool {
+        dx[0] = g * (T::ONE - y * y);
+        true
+    }
 }
 
 /// `z = g * (1 - y^2)`: tanh's backward as one elementwise op (a measured speed-up: one

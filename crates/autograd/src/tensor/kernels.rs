@@ -24,11 +24,8 @@ impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
     #[inline]
     pub fn map(&self, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
-        if self.numel() == 1 {
-            return Tensor::from_scalar_parts(
-                crate::tensor::shape::copy_shape(&self.shape),
-                f(self.data()[0]),
-            );
+        if let Some(v) = self.one_value() {
+            return Tensor::from_scalar_parts(crate::tensor::shape::copy_shape(&self.shape), f(v));
         }
         self.map_many(f)
     }
@@ -87,9 +84,13 @@ impl<T: Float> Tensor<T> {
         op: &str,
         f: impl Fn(T, T) -> T + Sync + Send,
     ) -> Tensor<T> {
-        if self.numel() == 1 && crate::tensor::shape::same_shape(&self.shape, &other.shape) {
-            let v = f(self.data()[0], other.data()[0]);
-            return Tensor::from_scalar_parts(crate::tensor::shape::copy_shape(&self.shape), v);
+        if let (Some(x), Some(y)) = (self.one_value(), other.one_value())
+            && crate::tensor::shape::same_shape(&self.shape, &other.shape)
+        {
+            return Tensor::from_scalar_parts(
+                crate::tensor::shape::copy_shape(&self.shape),
+                f(x, y),
+            );
         }
         self.zip_map_many(other, op, f)
     }

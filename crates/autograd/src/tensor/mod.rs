@@ -263,6 +263,16 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Mutable access to the elements if no other tensor shares the buffer.
+    /// The element of a one-element tensor, `None` for any other.
+    #[inline]
+    pub(crate) fn one_value(&self) -> Option<T> {
+        match &self.data {
+            Storage::Scalar(v) => Some(*v),
+            Storage::Shared(a) if a.len() == 1 => Some(a[0]),
+            Storage::Shared(_) => None,
+        }
+    }
+
     /// The shared buffer holding the elements (`None` for an inline one-element tensor).
     pub(crate) fn shared_buffer(&self) -> Option<&Arc<[T]>> {
         match &self.data {
