@@ -29,6 +29,7 @@ mod backward_scalar;
 pub mod check;
 mod error;
 mod float;
+mod hot_pool;
 mod op;
 mod op_slot;
 mod operand;

@@ -1,20 +1,21 @@
-//! How many threads the kernels use: rayon's global pool runs both the large elementwise maps
-//! and reductions and the large matrix products.
+//! How many threads the kernels use. The number is rayon's global pool size (default: the
+//! number of logical CPUs, or `RAYON_NUM_THREADS`), set once with [`set_num_threads`].
 //!
-//! rayon's pool defaults to the number of logical CPUs (or `RAYON_NUM_THREADS`). The GEMM
-//! (`matrixmultiply`, single-threaded) is split by rows of the output across the same pool, so
-//! one setting controls everything.
+//! The work itself runs on the calling thread and `n - 1` helper threads (`hot_pool.rs`) that
+//! spin for a few hundred microseconds after each piece of work before they park, so the
+//! products and maps of one training step find them awake (a parked thread takes tens of
+//! microseconds to wake on a virtual machine). Large matrix products are split by rows of the
+//! output, large elementwise maps by ranges of elements, one part per thread.
 //!
 //! Small work stays on the calling thread whatever the setting: elementwise kernels split only
 //! above 32,768 elements (`PARALLEL_THRESHOLD` in `tensor/kernels.rs`), and a product
-//! `[m, k] @ [k, n]` only when `m k n >= 2^23` and `m >= 32` (`GEMM_PARALLEL_MKN`), so a scalar
-//! chain, a small MLP or an LSTM step never pays for a thread hand-off. The calling thread
-//! computes one block of rows itself.
+//! `[m, k] @ [k, n]` only when `m k n >= 2^20` and `m >= 32` (`GEMM_PARALLEL_MKN`), so a scalar
+//! chain or a small MLP never pays for a hand-off.
 
 use crate::Error;
 
-/// Sets the number of threads for rayon's global pool, which runs the large elementwise kernels,
-/// reductions and matrix products (PyTorch's `torch.set_num_threads`).
+/// Sets the number of threads that large matrix products and elementwise kernels are split
+/// across (PyTorch's `torch.set_num_threads`), by building rayon's global pool with `n` threads.
 ///
 /// Call it once, at the start of `main`, before any tensor work: the pool can be built only once
 /// per process; if it already exists (an earlier call, or parallel work that built it with the

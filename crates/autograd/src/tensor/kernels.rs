@@ -4,8 +4,6 @@
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use super::Tensor;
 use super::shape::{
     Shape, broadcast_shapes, broadcast_strides, broadcasts_to, contiguous_strides, copy_shape,
@@ -18,7 +16,6 @@ pub(crate) use super::buffer::{Filler, copied, filled, fresh, unique_mut, zeroed
 
 /// Element count above which elementwise kernels split their work across threads.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
-const CHUNK: usize = 1 << 13;
 
 impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
@@ -56,18 +53,18 @@ impl<T: Float> Tensor<T> {
         Tensor::from_parts(crate::tensor::shape::copy_shape(&self.shape), data)
     }
 
-    /// `f` of every element into a fresh buffer, in chunks across rayon's pool.
+    /// `f` of every element into a fresh buffer, one range of elements per thread.
     fn par_map_into_fresh(&self, f: &(impl Fn(T) -> T + Sync + Send)) -> Arc<[T]> {
         let mut out = zeroed(self.numel());
-        unique_mut(&mut out)
-            .par_chunks_mut(CHUNK)
-            .zip(self.data().par_chunks(CHUNK))
-            .for_each(|(o, i)| {
-                crate::vectorized(
-                    #[inline(always)]
-                    || o.iter_mut().zip(i).for_each(|(o, &x)| *o = f(x)),
-                )
-            });
+        let (src, dst) = (self.data(), RowsPtr::new(unique_mut(&mut out).as_mut_ptr()));
+        split_elements(src.len(), &|s, e| {
+            // SAFETY: `split_elements` hands out disjoint ranges of the buffer.
+            let o = unsafe { dst.rows(s, e, 1) };
+            crate::vectorized(
+                #[inline(always)]
+                || o.iter_mut().zip(&src[s..e]).for_each(|(o, &x)| *o = f(x)),
+            )
+        });
         out
     }
 
@@ -118,14 +115,15 @@ impl<T: Float> Tensor<T> {
                 })
             } else {
                 let mut out = zeroed(n);
-                unique_mut(&mut out)
-                    .par_chunks_mut(CHUNK)
-                    .zip(a.data().par_chunks(CHUNK).zip(b.data().par_chunks(CHUNK)))
-                    .for_each(|(o, (x, y))| {
-                        for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                            *o = f(x, y)
-                        }
-                    });
+                let (x, y) = (a.data(), b.data());
+                let dst = RowsPtr::new(unique_mut(&mut out).as_mut_ptr());
+                split_elements(n, &|s, e| {
+                    // SAFETY: `split_elements` hands out disjoint ranges of the buffer.
+                    let o = unsafe { dst.rows(s, e, 1) };
+                    for ((o, &x), &y) in o.iter_mut().zip(&x[s..e]).zip(&y[s..e]) {
+                        *o = f(x, y)
+                    }
+                });
                 out
             };
             return Tensor::from_parts(crate::tensor::shape::copy_shape(&a.shape), data);
@@ -325,11 +323,12 @@ impl<T: Float> Tensor<T> {
     }
 }
 
-/// Products with fewer multiply-adds (`m k n`) than this (about 8.4 million: `n = 203` for a
-/// square product) stay on the calling thread. Waking a pool thread costs tens of microseconds on
-/// a virtual machine; splitting W2's `[64, 784] @ [784, 128]` (6.4 million) gained nothing and
-/// splitting W4's 1-2 million products lost 5-25 % (see `docs/performance.md`).
-pub const GEMM_PARALLEL_MKN: usize = 1 << 23;
+/// Products with fewer multiply-adds (`m k n`) than this (about a million: `n = 102` for a
+/// square product) stay on the calling thread. Larger ones are split across the spinning helpers
+/// of `hot_pool.rs`, which cost a hand-off of about a microsecond (W2's two 6.4 M products and
+/// W4's 2.1 M ones gain; 2^19 and 2^21 measured the same as 2^20). With rayon's sleeping workers
+/// the threshold had to be 2^23: a wake-up cost tens of microseconds.
+pub const GEMM_PARALLEL_MKN: usize = 1 << 20;
 
 /// `Some(width)` when summing shape `from` to `to` (which broadcasts to it) adds up whole
 /// consecutive rows of `width` elements: `to` is `from` with leading axes removed or set to 1.
@@ -365,34 +364,60 @@ fn gemm_into<T: Float>(
     {
         return;
     }
-    let threads = rayon::current_num_threads();
-    if threads < 2 || m * k * n < GEMM_PARALLEL_MKN || m < 32 {
-        T::gemm_uninit(m, k, n, a, b, c);
+    let (data, ars, acs) = a;
+    let c_rows = RowsPtr(c.as_mut_ptr());
+    split_rows(m, k, n, &|r0, r1| {
+        // SAFETY: `split_rows` hands out disjoint row ranges of the m x n output.
+        let c = unsafe { c_rows.rows(r0, r1, n) };
+        let a = (&data[r0 * ars as usize..], ars, acs);
+        T::gemm_uninit(r1 - r0, k, n, a, b, c);
+    });
+}
+
+/// Calls `block(start, end)` for ranges covering `0..n` elements, one per thread (each a
+/// multiple of 64 elements), on the calling thread and the helpers of `hot_pool.rs`.
+fn split_elements(n: usize, block: &(dyn Fn(usize, usize) + Sync)) {
+    let threads = crate::hot_pool::width();
+    let per = n.div_ceil(threads).next_multiple_of(64).max(64);
+    let blocks = n.div_ceil(per);
+    crate::hot_pool::run_blocks(blocks, &|i| block(i * per, ((i + 1) * per).min(n)));
+}
+
+/// The output rows of a product, shared by the threads that each write their own rows.
+#[derive(Clone, Copy)]
+pub(crate) struct RowsPtr<E>(*mut E);
+
+// SAFETY: each thread writes only the rows `split_rows` gave it.
+unsafe impl<E> Sync for RowsPtr<E> {}
+
+impl<E> RowsPtr<E> {
+    pub(crate) fn new(p: *mut E) -> Self {
+        RowsPtr(p)
+    }
+
+    /// Rows `r0..r1` of an `n`-column row-major buffer.
+    ///
+    /// # Safety
+    /// The rows must lie in the buffer and no other live slice may overlap them.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn rows(&self, r0: usize, r1: usize, n: usize) -> &mut [E] {
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(r0 * n), (r1 - r0) * n) }
+    }
+}
+
+/// Calls `block(r0, r1)` for row ranges covering `0..m` of an `m x n` product with inner
+/// dimension `k`: one range on this thread when the product is small (or one thread is set),
+/// otherwise one range per thread, each a multiple of 16 rows (the GEMM kernel's tile), run
+/// by the calling thread and the spinning helpers of `hot_pool.rs`.
+pub(crate) fn split_rows(m: usize, k: usize, n: usize, block: &(dyn Fn(usize, usize) + Sync)) {
+    if m * k * n < GEMM_PARALLEL_MKN || m < 32 || crate::num_threads() < 2 {
+        block(0, m);
         return;
     }
+    let threads = crate::hot_pool::width();
     let rows = m.div_ceil(threads).next_multiple_of(16);
-    let (data, ars, acs) = a;
-    let block = |i: usize, c: &mut [MaybeUninit<T>]| {
-        let r0 = i * rows;
-        T::gemm_uninit(
-            c.len() / n,
-            k,
-            n,
-            (&data[r0 * ars as usize..], ars, acs),
-            b,
-            c,
-        );
-    };
-    // The calling thread computes the first block itself while the pool takes the others: a
-    // caller outside the pool that handed all blocks over would sleep and wait to be woken.
-    let mut blocks = c.chunks_mut(rows * n).enumerate();
-    let (_, first) = blocks.next().expect("m >= 32 rows: at least one block");
-    rayon::in_place_scope(|s| {
-        for (i, c) in blocks {
-            s.spawn(move |_| block(i, c));
-        }
-        block(0, first);
-    });
+    let blocks = m.div_ceil(rows);
+    crate::hot_pool::run_blocks(blocks, &|i| block(i * rows, ((i + 1) * rows).min(m)));
 }
 
 /// `C = A B` where B is the view `(brs, bcs)` of `b`'s elements: through the packed-operand

@@ -7,7 +7,7 @@
 //! temporary and read it back with the accumulated gradient (W4: 35 of each per training step).
 
 use super::Tensor;
-use super::kernels::{GEMM_PARALLEL_MKN, batched_matmul};
+use super::kernels::{RowsPtr, batched_matmul, split_rows};
 use crate::Float;
 
 /// `op(a) op(b)` for 2-D `a` and `b`, where `op` transposes its operand when the flag is set.
@@ -65,8 +65,7 @@ impl<T: Float> Product<T> {
     }
 
     /// `acc += op(a) op(b)`, by one GEMM with `beta = 1` into `acc`'s buffer (copied first only
-    /// if it is shared). A product large enough to be split across threads is computed into a
-    /// new tensor and added instead, so that it keeps its threads.
+    /// if it is shared); a large product is split by rows of `acc` across threads like any other.
     ///
     /// # Panics
     /// If `acc` does not have the product's shape.
@@ -77,10 +76,6 @@ impl<T: Float> Product<T> {
             &[m, n],
             "internal: product added to another shape"
         );
-        if m * k * n >= GEMM_PARALLEL_MKN && rayon::current_num_threads() > 1 {
-            acc.add_assign(&self.eval());
-            return;
-        }
         // Row and column strides of the stored operands, swapped for a transposed use.
         let strides = |t: &Tensor<T>, transposed: bool| {
             let row = t.shape()[1] as isize;
@@ -88,16 +83,23 @@ impl<T: Float> Product<T> {
         };
         let (ars, acs) = strides(&self.a, self.ta);
         let (brs, bcs) = strides(&self.b, self.tb);
-        T::gemm(
-            m,
-            k,
-            n,
-            T::ONE,
-            (self.a.data(), ars, acs),
-            (self.b.data(), brs, bcs),
-            T::ONE,
-            (acc.make_mut(), n as isize, 1),
-        );
+        let a = self.a.data();
+        let c_rows = RowsPtr::new(acc.make_mut().as_mut_ptr());
+        split_rows(m, k, n, &|r0, r1| {
+            // SAFETY: `split_rows` hands out disjoint row ranges of the m x n accumulator.
+            let c = unsafe { c_rows.rows(r0, r1, n) };
+            let a = (&a[(r0 as isize * ars) as usize..], ars, acs);
+            T::gemm(
+                r1 - r0,
+                k,
+                n,
+                T::ONE,
+                a,
+                (self.b.data(), brs, bcs),
+                T::ONE,
+                (c, n as isize, 1),
+            );
+        });
     }
 }
 
@@ -127,6 +129,29 @@ mod tests {
             }
             assert!(!acc.shares_storage(&c));
             assert_eq!(c.to_vec(), Tensor::<f64>::randn(&[m, n], 3).to_vec());
+        }
+    }
+
+    #[test]
+    fn added_products_split_across_threads_land_in_their_rows() {
+        // m k n above GEMM_PARALLEL_MKN, m not a multiple of the 16-row blocks
+        let (m, k, n) = (101, 110, 100);
+        assert!(m * k * n >= crate::tensor::kernels::GEMM_PARALLEL_MKN);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = Tensor::<f64>::randn(&if ta { [k, m] } else { [m, k] }, 4);
+            let b = Tensor::<f64>::randn(&if tb { [n, k] } else { [k, n] }, 5);
+            let once = batched_matmul(&a, &b, ta, tb);
+            let c = Tensor::<f64>::randn(&[m, n], 6);
+            let mut acc = c.clone();
+            Product::new(a, b, ta, tb).add_to(&mut acc);
+            for (i, ((&s, &c0), &ab)) in
+                acc.data().iter().zip(c.data()).zip(once.data()).enumerate()
+            {
+                assert!(
+                    (s - (c0 + ab)).abs() < 1e-12,
+                    "({ta}, {tb}) [{i}]: {s} vs {c0} + {ab}"
+                );
+            }
         }
     }
 
