@@ -7,6 +7,7 @@ pub(crate) mod kernels;
 pub(crate) mod packed;
 pub(crate) mod pool;
 pub(crate) mod product;
+mod reduce;
 pub mod shape;
 
 use std::fmt;
