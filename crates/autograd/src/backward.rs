@@ -193,7 +193,7 @@ fn eager_sweep<T: Float>(
         };
         let all: &[crate::tape::Node<T>] = &nodes;
         let node = &all[i];
-        let Some(op) = node.op.as_ref().map(|op| op.get()) else {
+        let Some(slot) = node.op.as_ref() else {
             if node.requires_grad
                 && let Some(value) = node.value.as_ref()
                 && let Some(g) = grads[i].take().into_tensor(value.shape())
@@ -205,13 +205,14 @@ fn eager_sweep<T: Float>(
         let input_ids = crate::tape::inputs_of(all, &edges, i);
         if let Some(gv) = one_value
             && !anomaly
-            && try_scalar_rule(all, node, op, input_ids, gv, &mut grads)?
+            && try_scalar_rule(all, node, slot, input_ids, gv, &mut grads)?
         {
             if !retain && i != root_i {
                 nodes[i].value = None;
             }
             continue;
         }
+        let op = slot.get();
         let Some(g) = (node.value.as_ref()).and_then(|v| grads[i].take().into_tensor(v.shape()))
         else {
             return Err(freed_error(node.name(), node.location));
