@@ -133,7 +133,7 @@ fn lstm_step<'t, T: Float>(
 ) -> LstmState<'t, T> {
     // All four gates from one product per operand, `h W_hh^T` accumulated onto `xp` in one node;
     // the gate math (sigmoid/tanh, c' = f c + i g, h' = o tanh c') is one fused primitive,
-    // `lstm_cell` (3 nodes instead of 13: W4 measured in docs/performance.md).
+    // `lstm_cell` (3 nodes instead of 13: W4 measured in docs/performance-history.md).
     let a = w.hidden_onto(h, xp);
     let (h, c) = a.lstm_cell(c);
     LstmState { h, c }

@@ -1,6 +1,6 @@
 //! `cross_entropy`: mean softmax cross-entropy of logits against integer labels, fused (stable
 //! at any logit size, and one node and one pass instead of `log_softmax`, `gather`, `mean` and
-//! `neg`: a measured speed-up on small training steps, see `docs/performance.md`).
+//! `neg`: a measured speed-up on small training steps, see `docs/performance-history.md`).
 
 use std::cell::Cell;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! `lstm_cell`: the elementwise part of an LSTM step, fused (a measured speed-up: 3 nodes and
-//! 3 passes instead of 13 nodes, see `docs/performance.md`).
+//! 3 passes instead of 13 nodes, see `docs/performance-history.md`).
 //!
 //! Three ops, each with its own backward, from the gate pre-activations
 //! `a = [a_i | a_f | a_g | a_o]` (PyTorch's gate order):

@@ -144,7 +144,7 @@ pub(super) fn as_f32_out<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUnini
 /// Products of at most this many multiply-adds (`m k n`) whose B has contiguous rows run the
 /// kernel below straight from A and B, instead of `matrixmultiply`, which packs both operands
 /// and allocates its packing buffer on every call: at these sizes that packing was 15 % of a
-/// W3 training step (`docs/performance.md`, sixth round).
+/// W3 training step (`docs/performance-history.md`, sixth round).
 pub(crate) const SMALL_MKN: usize = 1 << 18;
 
 thread_local! {
