@@ -188,7 +188,7 @@ mod tests {
     fn both_paths(f: Unary, x: f64) -> (f64, f64, usize) {
         let tape = Tape::<f64>::new();
         let xv = tape.var(Tensor::scalar(x));
-        // sin-like nonlinearity after the op, so the op's upstream gradient is not 1
+        // tanh after the op, so the op's upstream gradient is not 1
         let y = f(xv).tanh() * 0.5;
         let recorded = tape.grad(&[y], &[xv])[0].item();
         let before = taken();

@@ -414,11 +414,11 @@ impl<E> RowsPtr<E> {
 /// otherwise one range per thread, each a multiple of 16 rows (the GEMM kernel's tile), run
 /// by the calling thread and the spinning helpers of `hot_pool.rs`.
 pub(crate) fn split_rows(m: usize, k: usize, n: usize, block: &(dyn Fn(usize, usize) + Sync)) {
-    if m * k * n < GEMM_PARALLEL_MKN || m < 32 || crate::num_threads() < 2 {
+    let threads = crate::hot_pool::width();
+    if m * k * n < GEMM_PARALLEL_MKN || m < 32 || threads < 2 {
         block(0, m);
         return;
     }
-    let threads = crate::hot_pool::width();
     let rows = m.div_ceil(threads).next_multiple_of(16);
     let blocks = m.div_ceil(rows);
     crate::hot_pool::run_blocks(blocks, &|i| block(i * rows, ((i + 1) * rows).min(m)));

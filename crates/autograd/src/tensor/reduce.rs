@@ -45,15 +45,11 @@ mod tests {
                 .collect();
             let exact: f64 = d.iter().map(|&x| x as f64).sum();
             let got = sum_all(&d) as f64;
-            // f32 partial sums: the error grows with len / 32 additions per partial sum
-            let tol = 1e-6
-                * (1.0 + (len as f64 / 32.0))
-                * d.iter().map(|x| x.abs() as f64).sum::<f64>().max(1.0)
-                / (len.max(1) as f64).sqrt();
-            assert!(
-                (got - exact).abs() <= tol.max(1e-6),
-                "len {len}: {got} vs {exact}"
-            );
+            // Rounding bound of f32 partial sums: at most len / 32 additions into each, then
+            // 5 pairwise levels, each off by at most one epsilon of the magnitudes summed.
+            let magnitude: f64 = d.iter().map(|&x| x.abs() as f64).sum();
+            let tol = f32::EPSILON as f64 * (len as f64 / 32.0 + 6.0) * magnitude;
+            assert!((got - exact).abs() <= tol, "len {len}: {got} vs {exact}");
         }
         let d: Vec<f64> = (0..1234).map(|i| i as f64).collect();
         assert_eq!(sum_all(&d), 1233.0 * 1234.0 / 2.0);
