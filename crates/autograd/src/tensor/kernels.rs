@@ -363,9 +363,7 @@ fn gemm_into<T: Float>(
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
 ) {
-    if super::packed::try_small_gemm(m, k, n, a, b, c)
-        || super::dot_gemm::try_gemm_nt(m, k, n, a, b, c)
-    {
+    if super::packed::try_small_gemm(m, k, n, a, b, c) {
         return;
     }
     let (data, ars, acs) = a;
@@ -374,7 +372,10 @@ fn gemm_into<T: Float>(
         // SAFETY: `split_rows` hands out disjoint row ranges of the m x n output.
         let c = unsafe { c_rows.rows(r0, r1, n) };
         let a = (&data[r0 * ars as usize..], ars, acs);
-        T::gemm_uninit(r1 - r0, k, n, a, b, c);
+        // Per block: a thread's rows may be few enough for the dot products.
+        if !super::dot_gemm::try_gemm_nt(r1 - r0, k, n, a, b, c) {
+            T::gemm_uninit(r1 - r0, k, n, a, b, c);
+        }
     });
 }
 

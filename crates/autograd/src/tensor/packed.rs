@@ -28,6 +28,8 @@ use std::sync::{Arc, Weak};
 
 use crate::Float;
 
+mod kernel;
+
 /// Products with more rows than this run the general GEMM (it packs the left operand too and
 /// amortises its packing over the rows).
 pub(crate) const MAX_ROWS: usize = 48;
@@ -134,6 +136,13 @@ pub(super) fn as_f32<T: Float>(s: &[T]) -> &[f32] {
     unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) }
 }
 
+/// `s` as `&mut [f32]`, for `T = f32`.
+fn as_f32_mut<T: Float>(s: &mut [T]) -> &mut [f32] {
+    assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
+    // SAFETY: `T` is `f32` (asserted); same length, same layout.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len()) }
+}
+
 /// `s` as `&mut [MaybeUninit<f32>]`, for `T = f32`.
 pub(super) fn as_f32_out<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUninit<f32>] {
     assert_eq!(TypeId::of::<T>(), TypeId::of::<f32>());
@@ -165,11 +174,65 @@ pub(crate) fn try_small_gemm<T: Float>(
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
 ) -> bool {
+    if m.saturating_mul(k).saturating_mul(n) > SMALL_MKN {
+        return false;
+    }
+    let done = with_rows_of_b(m, k, n, a, b, |a, strides, rhs| {
+        kernel::gemm(m, k, n, a, strides, rhs, as_f32_out(c))
+    });
+    #[cfg(test)]
+    if done {
+        tests::SMALL_RUNS.with(|r| r.set(r.get() + 1));
+    }
+    done
+}
+
+/// Largest inner dimension of a product the kernel adds onto C ([`try_add_gemm`]): a weight
+/// gradient `g^T x` over one batch (`k` = the batch).
+pub(crate) const ADD_MAX_K: usize = 32;
+
+/// `C += A B` for f32 with `k <= ADD_MAX_K` (A at any non-negative strides, B with contiguous
+/// rows), by the kernel reading A and B in place and starting its accumulators from C.
+///
+/// Why: `matrixmultiply` packs both operands on every call, and at `k = 32` (an LSTM's
+/// `dW_hh += g_t^T h_t`, 35 times a W4 step) its packing and its pass over C cost more than the
+/// multiply-adds; see `docs/performance.md`. Returns `false` without writing anything when the
+/// path does not apply; the caller runs the general GEMM.
+pub(crate) fn try_add_gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    c: &mut [T],
+) -> bool {
+    if k > ADD_MAX_K {
+        return false;
+    }
+    let done = with_rows_of_b(m, k, n, a, b, |a, strides, rhs| {
+        kernel::gemm_add(m, k, n, a, strides, rhs, as_f32_mut(c))
+    });
+    #[cfg(test)]
+    if done {
+        tests::ADD_RUNS.with(|r| r.set(r.get() + 1));
+    }
+    done
+}
+
+/// Runs `f(a, a_strides, rhs)` with B read in place (see [`try_small_gemm`]) when the kernel
+/// applies to these operands; `false` otherwise.
+fn with_rows_of_b<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    f: impl FnOnce(&[f32], (usize, usize), Rhs<'_>),
+) -> bool {
     if TypeId::of::<T>() != TypeId::of::<f32>()
         || m == 0
         || k == 0
         || n == 0
-        || m.saturating_mul(k).saturating_mul(n) > SMALL_MKN
         || a.1 < 0
         || a.2 < 0
         || b.1 < 0
@@ -195,12 +258,12 @@ pub(crate) fn try_small_gemm<T: Float>(
         } else {
             tail.clear();
         }
-        let tail = &tail[..];
-        let a_strides = (a.1 as usize, a.2 as usize);
-        let rhs = Rhs::Rows { b, rs, tail };
-        kernel::gemm(m, k, n, as_f32(a.0), a_strides, rhs, as_f32_out(c));
-        #[cfg(test)]
-        tests::SMALL_RUNS.with(|r| r.set(r.get() + 1));
+        let rhs = Rhs::Rows {
+            b,
+            rs,
+            tail: &tail[..],
+        };
+        f(as_f32(a.0), (a.1 as usize, a.2 as usize), rhs);
         true
     })
 }
@@ -267,187 +330,6 @@ fn pack_into(out: &mut Vec<f32>, b: &[f32], k: usize, n: usize, rs: usize, cs: u
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod kernel {
-    use std::arch::x86_64::*;
-    use std::mem::MaybeUninit;
-
-    use super::{NR, Rhs};
-
-    /// Whether this CPU runs the kernel.
-    pub(super) fn available() -> bool {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-
-    /// `C = A B` with B read as `rhs` says; A is `m x k` with row and column strides
-    /// `(ars, acs)`, C is `m x n` row-major.
-    pub(super) fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[f32],
-        (ars, acs): (usize, usize),
-        rhs: Rhs<'_>,
-        c: &mut [MaybeUninit<f32>],
-    ) {
-        assert!(
-            available(),
-            "internal: packed gemm kernel without AVX2 + FMA"
-        );
-        assert!(
-            m > 0 && k > 0 && (m - 1) * ars + (k - 1) * acs < a.len(),
-            "internal: packed gemm: A out of bounds"
-        );
-        let rhs_fits = match rhs {
-            Rhs::Panels(panels) => panels.len() == n.div_ceil(NR) * k * NR,
-            // Full panels read B's rows in place; a narrower last one comes packed.
-            Rhs::Rows { b, rs, tail } => {
-                let full = n / NR;
-                (full == 0 || (k - 1) * rs + full * NR <= b.len())
-                    && tail.len() == if n % NR == 0 { 0 } else { k * NR }
-            }
-        };
-        assert!(
-            rhs_fits && c.len() == m * n,
-            "internal: packed gemm: B or C out of bounds"
-        );
-        // SAFETY: the CPU has AVX2 and FMA (asserted); the bounds of A, B and C are asserted
-        // above, which is what `gemm_avx2` requires.
-        unsafe { gemm_avx2(m, k, n, a, (ars, acs), rhs, c) }
-    }
-
-    /// # Safety
-    /// The CPU must have AVX2 and FMA; `a` must hold an `m x k` matrix at strides `(ars, acs)`,
-    /// `rhs` must hold `k x n` values as its variant describes, and `c` must have `m n`
-    /// elements.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn gemm_avx2(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[f32],
-        (ars, acs): (usize, usize),
-        rhs: Rhs<'_>,
-        c: &mut [MaybeUninit<f32>],
-    ) {
-        let mut edge = [0.0f32; 6 * NR];
-        for pi in 0..n.div_ceil(NR) {
-            // Panel `pi`: `k` rows of 16 values, `ldb` apart.
-            let (panel, ldb) = match rhs {
-                Rhs::Panels(panels) => (panels[pi * k * NR..].as_ptr(), NR),
-                Rhs::Rows { b, rs, .. } if (pi + 1) * NR <= n => (b[pi * NR..].as_ptr(), rs),
-                Rhs::Rows { tail, .. } => (tail.as_ptr(), NR),
-            };
-            let j0 = pi * NR;
-            let w = NR.min(n - j0);
-            let mut i = 0;
-            while i < m {
-                let rows = match m - i {
-                    r if r >= 6 => 6,
-                    r if r >= 4 => 4,
-                    r if r >= 2 => 2,
-                    _ => 1,
-                };
-                let ap = a[i * ars..].as_ptr();
-                // A full panel is stored straight into C; the last, narrower one goes through
-                // `edge` and its first `w` columns are copied.
-                let (out, ldc) = if w == NR {
-                    (c[i * n + j0..].as_mut_ptr() as *mut f32, n)
-                } else {
-                    (edge.as_mut_ptr(), NR)
-                };
-                // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, `k` values each at
-                // strides `(ars, acs)`); the panel holds `k x 16` values; the output block is
-                // `rows` rows of 16 at stride `ldc` inside C (full panel: `(i + rows - 1) n + j0
-                // + 16 <= m n`) or inside `edge` (6 x 16).
-                unsafe {
-                    let (bp, st) = ((panel, ldb), (ars, acs));
-                    match (rows, acs) {
-                        // Contiguous rows of A (the usual case) with a constant column stride.
-                        (6, 1) => tile::<6>(k, ap, (ars, 1), bp, out, ldc),
-                        (4, 1) => tile::<4>(k, ap, (ars, 1), bp, out, ldc),
-                        (2, 1) => tile::<2>(k, ap, (ars, 1), bp, out, ldc),
-                        (1, 1) => tile::<1>(k, ap, (ars, 1), bp, out, ldc),
-                        (6, _) => tile::<6>(k, ap, st, bp, out, ldc),
-                        (4, _) => tile::<4>(k, ap, st, bp, out, ldc),
-                        (2, _) => tile::<2>(k, ap, st, bp, out, ldc),
-                        _ => tile::<1>(k, ap, st, bp, out, ldc),
-                    }
-                }
-                if w < NR {
-                    for r in 0..rows {
-                        for (dst, &v) in c[(i + r) * n + j0..][..w].iter_mut().zip(&edge[r * NR..])
-                        {
-                            dst.write(v);
-                        }
-                    }
-                }
-                i += rows;
-            }
-        }
-    }
-
-    /// `MR` rows of C times one panel: `MR x 16` accumulators in registers over the whole `k`.
-    ///
-    /// # Safety
-    /// AVX2 and FMA; `a` points to `MR` rows of `k` values at strides `(ars, acs)`, `panel` to
-    /// `k` rows of 16 values `ldb` apart, `c` to `MR` rows of 16 writable values at stride
-    /// `ldc`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn tile<const MR: usize>(
-        k: usize,
-        a: *const f32,
-        (ars, acs): (usize, usize),
-        (panel, ldb): (*const f32, usize),
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        let mut lo = [_mm256_setzero_ps(); MR];
-        let mut hi = [_mm256_setzero_ps(); MR];
-        for p in 0..k {
-            // SAFETY: `p < k`, so the panel row and each A element are in bounds (contract).
-            unsafe {
-                let b0 = _mm256_loadu_ps(panel.add(p * ldb));
-                let b1 = _mm256_loadu_ps(panel.add(p * ldb + 8));
-                for r in 0..MR {
-                    let x = _mm256_broadcast_ss(&*a.add(r * ars + p * acs));
-                    lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
-                    hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
-                }
-            }
-        }
-        for r in 0..MR {
-            // SAFETY: row `r < MR` of the output block has 16 writable values (contract).
-            unsafe {
-                _mm256_storeu_ps(c.add(r * ldc), lo[r]);
-                _mm256_storeu_ps(c.add(r * ldc + 8), hi[r]);
-            }
-        }
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-mod kernel {
-    use std::mem::MaybeUninit;
-
-    pub(super) fn available() -> bool {
-        false
-    }
-
-    pub(super) fn gemm(
-        _m: usize,
-        _k: usize,
-        _n: usize,
-        _a: &[f32],
-        _strides: (usize, usize),
-        _rhs: super::Rhs<'_>,
-        _c: &mut [MaybeUninit<f32>],
-    ) {
-        unreachable!("internal: the packed kernel exists on x86-64 only")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -460,6 +342,8 @@ mod tests {
         pub(super) static RUNS: Cell<usize> = const { Cell::new(0) };
         /// Small products run by the kernel with B packed on the spot, on this thread.
         pub(super) static SMALL_RUNS: Cell<usize> = const { Cell::new(0) };
+        /// Products added onto C by the kernel, on this thread.
+        pub(super) static ADD_RUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn runs() -> usize {
@@ -555,6 +439,102 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn add_runs() -> usize {
+        ADD_RUNS.with(Cell::get)
+    }
+
+    #[test]
+    fn products_added_onto_c_keep_c_and_cover_every_tile() {
+        if !kernel_runs_here() {
+            return;
+        }
+        // Every tile height and a tail panel; A transposed (a weight gradient g^T x) or not.
+        for (m, k, n) in [(13, 32, 40), (7, 1, 17), (512, 32, 128), (1, 5, 16)] {
+            for a_transposed in [false, true] {
+                let (ars, acs) = if a_transposed { (1, m) } else { (k, 1) };
+                let a = filled(&[m * k], m + k);
+                let b = filled(&[k * n], n);
+                let c0 = filled(&[m * n], 7);
+                let mut c = c0.to_vec();
+                let before = add_runs();
+                assert!(super::try_add_gemm(
+                    m,
+                    k,
+                    n,
+                    (a.data(), ars as isize, acs as isize),
+                    (b.data(), n as isize, 1),
+                    &mut c,
+                ));
+                assert_eq!(add_runs(), before + 1);
+                for i in 0..m {
+                    for j in 0..n {
+                        let ab: f64 = (0..k)
+                            .map(|p| {
+                                f64::from(a.data()[i * ars + p * acs])
+                                    * f64::from(b.data()[p * n + j])
+                            })
+                            .sum();
+                        let want = f64::from(c0.data()[i * n + j]) + ab;
+                        let got = f64::from(c[i * n + j]);
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                            "m {m} k {k} n {n} A^T {a_transposed}: C[{i}, {j}] = {got}, want {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_short_f32_products_with_contiguous_b_rows_are_added_by_the_kernel() {
+        if !kernel_runs_here() {
+            return;
+        }
+        let mut c = vec![0.0f32; 8 * 16];
+        let (a, b) = (filled(&[8 * 33], 1), filled(&[33 * 16], 2));
+        let before = add_runs();
+        // k = 33 > ADD_MAX_K, B transposed (column stride 33), f64: the caller's GEMM.
+        assert!(!super::try_add_gemm(
+            8,
+            33,
+            16,
+            (a.data(), 33, 1),
+            (b.data(), 16, 1),
+            &mut c
+        ));
+        assert!(!super::try_add_gemm(
+            8,
+            16,
+            16,
+            (a.data(), 16, 1),
+            (b.data(), 1, 33),
+            &mut c
+        ));
+        let mut c64 = vec![0.0f64; 4];
+        let ones = [1.0f64; 4];
+        assert!(!super::try_add_gemm(
+            2,
+            2,
+            2,
+            (&ones[..], 2, 1),
+            (&ones[..], 2, 1),
+            &mut c64
+        ));
+        assert_eq!(add_runs(), before);
+        assert!(
+            c.iter().all(|&v| v == 0.0) && c64 == [0.0; 4],
+            "nothing written"
+        );
+        // A weight gradient added by `Product::add_to`, as an LSTM's `dW_hh` is every step.
+        let (g, h) = (filled(&[32, 512], 3), filled(&[32, 128], 4));
+        let mut acc = filled(&[512, 128], 5);
+        let ab = batched_matmul(&g.cast::<f64>(), &h.cast::<f64>(), true, false);
+        let want = acc.cast::<f64>().zip_map(&ab, "add", |c, ab| c + ab);
+        crate::tensor::product::Product::new(g, h, true, false).add_to(&mut acc);
+        assert!(acc.cast::<f64>().max_abs_diff(&want).expect("equal shapes") < 1e-4);
     }
 
     #[test]

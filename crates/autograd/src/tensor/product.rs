@@ -89,6 +89,10 @@ impl<T: Float> Product<T> {
             // SAFETY: `split_rows` hands out disjoint row ranges of the m x n accumulator.
             let c = unsafe { c_rows.rows(r0, r1, n) };
             let a = (&a[(r0 as isize * ars) as usize..], ars, acs);
+            let b = (self.b.data(), brs, bcs);
+            if super::packed::try_add_gemm(r1 - r0, k, n, a, b, c) {
+                return;
+            }
             T::gemm(
                 r1 - r0,
                 k,

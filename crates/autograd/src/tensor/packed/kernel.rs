@@ -1,0 +1,268 @@
+//! The AVX2 + FMA kernel of `packed.rs`: `C = A B` or `C += A B` with B in 16-column panels
+//! (packed, or B's own rows), `6 x 16` accumulators in registers over the whole `k`. Adding onto
+//! C loads C into the accumulators before the first multiply-add: no pass of its own.
+
+use std::mem::MaybeUninit;
+
+use super::{NR, Rhs};
+
+/// What C's accumulators start from.
+#[derive(Clone, Copy, PartialEq)]
+enum Init {
+    /// Zeros: `C = A B`.
+    Zero,
+    /// C's own values: `C += A B` (C must be initialised).
+    Accumulate,
+}
+
+/// Whether this CPU runs the kernel.
+pub(super) fn available() -> bool {
+    imp::available()
+}
+
+/// `C = A B` with B read as `rhs` says; A is `m x k` with row and column strides
+/// `(ars, acs)`, C is `m x n` row-major.
+pub(super) fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    strides: (usize, usize),
+    rhs: Rhs<'_>,
+    c: &mut [MaybeUninit<f32>],
+) {
+    checked(m, k, n, a, strides, rhs, Init::Zero, c);
+}
+
+/// `C += A B`, as [`gemm`].
+pub(super) fn gemm_add(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    strides: (usize, usize),
+    rhs: Rhs<'_>,
+    c: &mut [f32],
+) {
+    // SAFETY: same length and layout; the kernel reads each element before it writes it and
+    // writes only initialised values.
+    let c = unsafe { &mut *(c as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    checked(m, k, n, a, strides, rhs, Init::Accumulate, c);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn checked(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (ars, acs): (usize, usize),
+    rhs: Rhs<'_>,
+    init: Init,
+    c: &mut [MaybeUninit<f32>],
+) {
+    assert!(
+        available(),
+        "internal: packed gemm kernel without AVX2 + FMA"
+    );
+    assert!(
+        m > 0 && k > 0 && (m - 1) * ars + (k - 1) * acs < a.len(),
+        "internal: packed gemm: A out of bounds"
+    );
+    let rhs_fits = match rhs {
+        Rhs::Panels(panels) => panels.len() == n.div_ceil(NR) * k * NR,
+        // Full panels read B's rows in place; a narrower last one comes packed.
+        Rhs::Rows { b, rs, tail } => {
+            let full = n / NR;
+            (full == 0 || (k - 1) * rs + full * NR <= b.len())
+                && tail.len() == if n % NR == 0 { 0 } else { k * NR }
+        }
+    };
+    assert!(
+        rhs_fits && c.len() == m * n,
+        "internal: packed gemm: B or C out of bounds"
+    );
+    // SAFETY: the CPU has AVX2 and FMA (asserted); the bounds of A, B and C are asserted above,
+    // which is what the kernel requires (C is initialised for `Accumulate`: `gemm_add`).
+    unsafe { imp::gemm_avx2(m, k, n, a, (ars, acs), rhs, init, c) }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod imp {
+    use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
+
+    use super::{Init, NR, Rhs};
+
+    pub(super) fn available() -> bool {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `a` must hold an `m x k` matrix at strides `(ars, acs)`,
+    /// `rhs` must hold `k x n` values as its variant describes, and `c` must have `m n` elements
+    /// (initialised for `Init::Accumulate`).
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gemm_avx2(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        (ars, acs): (usize, usize),
+        rhs: Rhs<'_>,
+        init: Init,
+        c: &mut [MaybeUninit<f32>],
+    ) {
+        let mut edge = [0.0f32; 6 * NR];
+        let cp = c.as_mut_ptr() as *mut f32;
+        for pi in 0..n.div_ceil(NR) {
+            // Panel `pi`: `k` rows of 16 values, `ldb` apart.
+            let (panel, ldb) = match rhs {
+                Rhs::Panels(panels) => (panels[pi * k * NR..].as_ptr(), NR),
+                Rhs::Rows { b, rs, .. } if (pi + 1) * NR <= n => (b[pi * NR..].as_ptr(), rs),
+                Rhs::Rows { tail, .. } => (tail.as_ptr(), NR),
+            };
+            let j0 = pi * NR;
+            let w = NR.min(n - j0);
+            let mut i = 0;
+            while i < m {
+                let rows = match m - i {
+                    r if r >= 6 => 6,
+                    r if r >= 4 => 4,
+                    r if r >= 2 => 2,
+                    _ => 1,
+                };
+                let ap = a[i * ars..].as_ptr();
+                // A full panel is stored straight into C, starting from C's values when adding;
+                // the last, narrower one goes through `edge` (C's values copied in when adding)
+                // and its first `w` columns are copied out.
+                let (start, out, ldc) = if w == NR {
+                    // SAFETY: `(i, j0)` is inside C (`i < m`, `j0 + 16 <= n`).
+                    let out = unsafe { cp.add(i * n + j0) };
+                    let start = if init == Init::Accumulate {
+                        out as *const f32
+                    } else {
+                        std::ptr::null()
+                    };
+                    (start, out, n)
+                } else {
+                    let start = if init == Init::Accumulate {
+                        for r in 0..rows {
+                            for (e, v) in edge[r * NR..][..w].iter_mut().zip(&c[(i + r) * n + j0..])
+                            {
+                                // SAFETY: C is initialised when adding (contract).
+                                *e = unsafe { v.assume_init() };
+                            }
+                        }
+                        edge.as_ptr()
+                    } else {
+                        std::ptr::null()
+                    };
+                    (start, edge.as_mut_ptr(), NR)
+                };
+                // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, `k` values each at
+                // strides `(ars, acs)`); the panel holds `k x 16` values; the output (and start)
+                // block is `rows` rows of 16 at stride `ldc` inside C or `edge`.
+                unsafe {
+                    let (bp, st) = ((panel, ldb), (ars, acs));
+                    match (rows, acs) {
+                        // Contiguous rows of A (the usual case) with a constant column stride.
+                        (6, 1) => tile::<6>(k, ap, (ars, 1), bp, start, out, ldc),
+                        (4, 1) => tile::<4>(k, ap, (ars, 1), bp, start, out, ldc),
+                        (2, 1) => tile::<2>(k, ap, (ars, 1), bp, start, out, ldc),
+                        (1, 1) => tile::<1>(k, ap, (ars, 1), bp, start, out, ldc),
+                        (6, _) => tile::<6>(k, ap, st, bp, start, out, ldc),
+                        (4, _) => tile::<4>(k, ap, st, bp, start, out, ldc),
+                        (2, _) => tile::<2>(k, ap, st, bp, start, out, ldc),
+                        _ => tile::<1>(k, ap, st, bp, start, out, ldc),
+                    }
+                }
+                if w < NR {
+                    for r in 0..rows {
+                        for (dst, &v) in c[(i + r) * n + j0..][..w].iter_mut().zip(&edge[r * NR..])
+                        {
+                            dst.write(v);
+                        }
+                    }
+                }
+                i += rows;
+            }
+        }
+    }
+
+    /// `MR` rows of C times one panel: `MR x 16` accumulators in registers over the whole `k`,
+    /// starting from zeros (`start` null) or from the block at `start` (stride `ldc`).
+    ///
+    /// # Safety
+    /// AVX2 and FMA; `a` points to `MR` rows of `k` values at strides `(ars, acs)`, `panel` to
+    /// `k` rows of 16 values `ldb` apart, `start` (unless null) to `MR` readable rows of 16 at
+    /// stride `ldc`, `c` to `MR` rows of 16 writable values at stride `ldc`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile<const MR: usize>(
+        k: usize,
+        a: *const f32,
+        (ars, acs): (usize, usize),
+        (panel, ldb): (*const f32, usize),
+        start: *const f32,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let mut lo = [_mm256_setzero_ps(); MR];
+        let mut hi = [_mm256_setzero_ps(); MR];
+        if !start.is_null() {
+            for r in 0..MR {
+                // SAFETY: row `r < MR` of the start block has 16 readable values (contract).
+                unsafe {
+                    lo[r] = _mm256_loadu_ps(start.add(r * ldc));
+                    hi[r] = _mm256_loadu_ps(start.add(r * ldc + 8));
+                }
+            }
+        }
+        for p in 0..k {
+            // SAFETY: `p < k`, so the panel row and each A element are in bounds (contract).
+            unsafe {
+                let b0 = _mm256_loadu_ps(panel.add(p * ldb));
+                let b1 = _mm256_loadu_ps(panel.add(p * ldb + 8));
+                for r in 0..MR {
+                    let x = _mm256_broadcast_ss(&*a.add(r * ars + p * acs));
+                    lo[r] = _mm256_fmadd_ps(x, b0, lo[r]);
+                    hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
+                }
+            }
+        }
+        for r in 0..MR {
+            // SAFETY: row `r < MR` of the output block has 16 writable values (contract).
+            unsafe {
+                _mm256_storeu_ps(c.add(r * ldc), lo[r]);
+                _mm256_storeu_ps(c.add(r * ldc + 8), hi[r]);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod imp {
+    use std::mem::MaybeUninit;
+
+    use super::{Init, Rhs};
+
+    pub(super) fn available() -> bool {
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn gemm_avx2(
+        _m: usize,
+        _k: usize,
+        _n: usize,
+        _a: &[f32],
+        _strides: (usize, usize),
+        _rhs: Rhs<'_>,
+        _init: Init,
+        _c: &mut [MaybeUninit<f32>],
+    ) {
+        unreachable!("internal: the packed kernel exists on x86-64 only")
+    }
+}
