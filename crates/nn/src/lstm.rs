@@ -250,23 +250,36 @@ impl<T: Float> Lstm<T> {
         let who = "Lstm::forward_seq";
         let (input, hidden) = w.sizes(who, 4);
         let (batch, steps) = check_seq_input(who, &x.shape(), input);
+        if let Some(s) = &state0 {
+            check_state(who, "h0", &s.h.shape(), batch, hidden);
+            check_state(who, "c0", &s.c.shape(), batch, hidden);
+        }
+        // The input part of every step: one projection for the sequence, a slice per step.
+        let mut xps = steps_of(w.input_part_both_biases(x), batch, steps).into_iter();
+        // From h_0 = 0 the first step's gates are the input part alone (h_0 W_hh^T is zero): no
+        // product forward, none added to dW_hh backward (2 of W4's 140). With one step W_hh
+        // would then not reach the loss, so that step keeps its product (a zero gradient).
+        let skip_first = state0.is_none() && steps > 1;
         let mut state = match state0 {
-            Some(s) => {
-                check_state(who, "h0", &s.h.shape(), batch, hidden);
-                check_state(who, "c0", &s.c.shape(), batch, hidden);
-                s
-            }
+            Some(s) => s,
             None => {
-                let tape = x.tape();
-                LstmState {
-                    h: tape.constant(Tensor::zeros(&[batch, hidden])),
-                    c: tape.constant(Tensor::zeros(&[batch, hidden])),
+                let zeros = || x.tape().constant(Tensor::zeros(&[batch, hidden]));
+                if skip_first {
+                    let first = xps.next().expect("at least two steps (checked)");
+                    let (h, c) = first.lstm_cell(zeros());
+                    LstmState { h, c }
+                } else {
+                    LstmState {
+                        h: zeros(),
+                        c: zeros(),
+                    }
                 }
             }
         };
-        // The input part of every step: one projection for the sequence, a slice per step.
-        let xps = steps_of(w.input_part_both_biases(x), batch, steps);
         let mut hs = Vec::with_capacity(steps);
+        if skip_first {
+            hs.push(state.h); // the first step, taken above
+        }
         for xp in xps {
             state = lstm_step(w, xp, state);
             hs.push(state.h);
@@ -370,6 +383,30 @@ mod tests {
         let lstm = Lstm::<f64>::new(3, 2);
         let tape = Tape::new();
         lstm.forward_seq(tape.constant(Tensor::zeros(&[2, 0, 3])), None);
+    }
+
+    #[test]
+    fn the_zero_start_without_the_first_product_equals_an_explicit_zero_state() {
+        // From h_0 = 0 the first step skips h_0 W_hh^T: outputs and every gradient must be
+        // those of the explicit zero state, bit for bit (0 W = 0 exactly, adds nothing to dW);
+        // one step keeps the product, so dW_hh is there (zeros).
+        for steps in [1, 2, 4] {
+            let lstm = Lstm::<f64>::new(3, 4).with_seed(5).with_forget_bias(1.0);
+            let run = |explicit: bool| {
+                let tape = Tape::new();
+                let x = tape.var(Tensor::randn(&[2, steps, 3], 1));
+                let s0 = explicit.then(|| lstm.cell().zero_state(&tape, 2));
+                let out = lstm.forward_seq(x, s0);
+                // tanh after the op so the upstream gradient is not all ones
+                let loss = out.output.tanh().sum() + out.c_n.powf(2.0).sum();
+                let output = out.output.value().to_vec();
+                let grads = loss.backward();
+                let mut all = vec![output, grads[x].to_vec()];
+                all.extend(lstm.named_params().iter().map(|(_, p)| grads[*p].to_vec()));
+                all
+            };
+            assert_eq!(run(false), run(true), "{steps} steps");
+        }
     }
 
     #[test]
