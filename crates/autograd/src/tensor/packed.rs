@@ -399,7 +399,7 @@ mod tests {
         }
         // Row counts through every tile height and their mixes; column counts below one panel,
         // exactly one, one over, and a full panel plus a tail; k from 1.
-        for m in [1, 2, 3, 5, 6, 7, 13] {
+        for m in [1, 2, 3, 5, 6, 7, 8, 13, 14] {
             for n in [1, 8, 15, 16, 17, 40] {
                 for k in [1, 7, 33] {
                     // A transposed or not (column stride m + 1 or 1) inside a padded buffer;

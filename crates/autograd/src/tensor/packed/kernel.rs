@@ -127,7 +127,11 @@ mod imp {
             let w = NR.min(n - j0);
             let mut i = 0;
             while i < m {
+                // Eight rows left go as 4 + 4, not 6 + 2: a tile keeps 2 x rows accumulators and
+                // the FMA latency needs 8 in flight, so 2 rows run at half speed (m = 32: 6 6 6 6
+                // 4 4).
                 let rows = match m - i {
+                    8 => 4,
                     r if r >= 6 => 6,
                     r if r >= 4 => 4,
                     r if r >= 2 => 2,
