@@ -26,8 +26,8 @@ pub(crate) const LONG_MIN_K: usize = 256;
 
 /// `C = A B` where B is the transposed view of a row-major W (B's row stride 1, column stride
 /// W's row stride) and A has contiguous rows: computed as dot products when the product is
-/// small or has few rows and a long `k` (module docs), f32, and the CPU has AVX2 and FMA. Returns `false` without writing anything
-/// otherwise; the caller then runs the general GEMM.
+/// small or has few rows and a long `k` (module docs), f32, and the CPU has AVX2 and FMA.
+/// Returns `false` without writing anything otherwise; the caller then runs the general GEMM.
 pub(crate) fn try_gemm_nt<T: Float>(
     m: usize,
     k: usize,

@@ -50,6 +50,7 @@ pub(super) fn gemm_add(
     checked(m, k, n, a, strides, rhs, Init::Accumulate, c);
 }
 
+/// Asserts the CPU and the bounds the kernel relies on, then runs it.
 #[allow(clippy::too_many_arguments)]
 fn checked(
     m: usize,
