@@ -391,6 +391,21 @@ mod tests {
         SMALL_RUNS.with(Cell::get)
     }
 
+    /// `(A B)[i, j]` in f64, A at strides `(ars, acs)`, B's rows `rs` apart, over `k`.
+    fn product_at(
+        a: &[f32],
+        (ars, acs): (usize, usize),
+        b: &[f32],
+        rs: usize,
+        k: usize,
+    ) -> impl Fn(usize, usize) -> f64 {
+        move |i, j| {
+            (0..k)
+                .map(|p| f64::from(a[i * ars + p * acs]) * f64::from(b[p * rs + j]))
+                .sum()
+        }
+    }
+
     #[test]
     fn small_products_read_a_and_b_in_place_at_any_stride_and_size() {
         use std::mem::MaybeUninit;
@@ -409,8 +424,7 @@ mod tests {
                         let a = filled(&[(m + 1) * (k + 2)], m + k);
                         let rs = n + 3;
                         let b = filled(&[k * rs], n);
-                        let at = |i: usize, p: usize| f64::from(a.data()[i * ars + p * acs]);
-                        let bt = |p: usize, j: usize| f64::from(b.data()[p * rs + j]);
+                        let ab = product_at(a.data(), (ars, acs), b.data(), rs, k);
                         // Stale values in C must all be overwritten.
                         let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
                         let before = small_runs();
@@ -427,7 +441,7 @@ mod tests {
                             for j in 0..n {
                                 // SAFETY: the product wrote every element (checked here).
                                 let got = f64::from(unsafe { c[i * n + j].assume_init() });
-                                let want: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                                let want = ab(i, j);
                                 assert!(
                                     (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
                                     "m {m} k {k} n {n} A^T {a_transposed}: C[{i}, {j}] = {got}, \
@@ -458,6 +472,7 @@ mod tests {
                 let b = filled(&[k * n], n);
                 let c0 = filled(&[m * n], 7);
                 let mut c = c0.to_vec();
+                let ab = product_at(a.data(), (ars, acs), b.data(), n, k);
                 let before = add_runs();
                 assert!(super::try_add_gemm(
                     m,
@@ -470,13 +485,7 @@ mod tests {
                 assert_eq!(add_runs(), before + 1);
                 for i in 0..m {
                     for j in 0..n {
-                        let ab: f64 = (0..k)
-                            .map(|p| {
-                                f64::from(a.data()[i * ars + p * acs])
-                                    * f64::from(b.data()[p * n + j])
-                            })
-                            .sum();
-                        let want = f64::from(c0.data()[i * n + j]) + ab;
+                        let want = f64::from(c0.data()[i * n + j]) + ab(i, j);
                         let got = f64::from(c[i * n + j]);
                         assert!(
                             (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
