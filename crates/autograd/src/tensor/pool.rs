@@ -1,38 +1,71 @@
-//! A per-thread cache of large freed buffers, so that a training loop reuses its big tensors'
-//! memory instead of asking the allocator for it again every step.
+//! A per-thread cache of freed buffers, so that a training loop reuses its tensors' memory
+//! instead of asking the allocator for it again every step.
 //!
-//! Why: glibc serves buffers of a few MiB with fresh `mmap`s or trims them from the heap top
-//! when freed, depending on what was allocated before, and every page of a fresh buffer then
-//! costs a page fault (about 3 us each in a VM). Measured on W1 (`[1024, 1024]` forward +
-//! backward): 4,000 faults an iteration, 88 ms instead of 78 ms, when other work had run first.
+//! Why: glibc serves buffers of a few MiB with fresh `mmap`s, and trims the heap top when a step
+//! frees its tensors, depending on what was allocated before; every page of a fresh buffer then
+//! costs a page fault (about 1-3 us each in a VM). Measured on W1 (`[1024, 1024]` forward +
+//! backward): 4,000 faults an iteration, 88 ms instead of 78 ms, when other work had run first;
+//! on W4 (an LSTM step's hundreds of `[32, 512]` and `[32, 128]` buffers, 16-64 KiB each) 830
+//! faults a step in a plain training loop, about 10 % of its time.
 //!
 //! A tensor's buffer comes here when its last owner drops it (see `Drop for Storage`) if it is
 //! at least [`MIN_BYTES`]; new buffers of exactly that length ([`take`]) are served from here
-//! first. The cache keeps at most [`MAX_BUFFERS`] buffers and [`MAX_BYTES`] per thread, dropping
-//! the oldest first, and never touches small buffers.
+//! first, the most recently freed one first. Buffers are kept by length and element type
+//! (a step's few dozen distinct lengths), at most [`MAX_BYTES`] per thread, the oldest dropped
+//! first.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::Float;
 
-/// Buffers smaller than this go straight back to the allocator.
-pub(crate) const MIN_BYTES: usize = 256 << 10;
+/// Buffers smaller than this go straight back to the allocator (which serves them from its own
+/// free lists without touching the kernel).
+pub(crate) const MIN_BYTES: usize = 16 << 10;
 /// At most this many bytes are cached per thread.
 pub(crate) const MAX_BYTES: usize = 64 << 20;
-/// At most this many buffers are cached per thread.
-pub(crate) const MAX_BUFFERS: usize = 16;
+/// Lengths without a cached buffer are forgotten once there are more than this many lengths.
+const MAX_CLASSES: usize = 64;
 
-struct Entry {
+/// The cached buffers of one length and element type.
+struct Class {
     len: usize,
+    ty: TypeId,
     bytes: usize,
-    /// An `Arc<[T]>` with one owner, for `T` = f32 or f64.
-    buf: Box<dyn Any>,
+    /// `Arc<[T]>`s with one owner, each with the time it was cached; the newest last.
+    bufs: Vec<(u64, Box<dyn Any>)>,
+}
+
+#[derive(Default)]
+struct Cache {
+    classes: Vec<Class>,
+    bytes: usize,
+    /// Counts the buffers given, to find the oldest.
+    clock: u64,
+}
+
+impl Cache {
+    fn class(&mut self, ty: TypeId, len: usize) -> Option<&mut Class> {
+        self.classes.iter_mut().find(|c| c.len == len && c.ty == ty)
+    }
+
+    /// Drops the buffer cached longest ago.
+    fn evict_oldest(&mut self) {
+        let oldest = self
+            .classes
+            .iter_mut()
+            .filter(|c| !c.bufs.is_empty())
+            .min_by_key(|c| c.bufs[0].0);
+        if let Some(c) = oldest {
+            c.bufs.remove(0); // dropping an `Arc` here frees it (no `Storage` involved)
+            self.bytes -= c.bytes;
+        }
+    }
 }
 
 thread_local! {
-    static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
 /// Whether a buffer of `len` elements of `T` is large enough to be cached.
@@ -50,17 +83,31 @@ pub(crate) fn give<T: Float>(buf: Arc<[T]>) {
     // `try_with`/`try_borrow_mut`: during thread teardown, or if a drop happens inside a cache
     // operation, the buffer is simply freed.
     let _ = CACHE.try_with(|c| {
-        if let Ok(mut c) = c.try_borrow_mut() {
-            c.push(Entry {
-                len,
-                bytes,
-                buf: Box::new(buf),
-            });
-            let mut total: usize = c.iter().map(|e| e.bytes).sum();
-            while c.len() > MAX_BUFFERS || total > MAX_BYTES {
-                total -= c[0].bytes;
-                c.remove(0); // the oldest; dropping an `Arc` here frees it (no `Storage` involved)
+        let Ok(mut c) = c.try_borrow_mut() else {
+            return;
+        };
+        let c = &mut *c;
+        c.clock += 1;
+        let stamp = c.clock;
+        let ty = TypeId::of::<T>();
+        let entry = (stamp, Box::new(buf) as Box<dyn Any>);
+        match c.class(ty, len) {
+            Some(class) => class.bufs.push(entry),
+            None => {
+                if c.classes.len() >= MAX_CLASSES {
+                    c.classes.retain(|c| !c.bufs.is_empty());
+                }
+                c.classes.push(Class {
+                    len,
+                    ty,
+                    bytes,
+                    bufs: vec![entry],
+                });
             }
+        }
+        c.bytes += bytes;
+        while c.bytes > MAX_BYTES {
+            c.evict_oldest();
         }
     });
 }
@@ -74,11 +121,12 @@ pub(crate) fn take<T: Float>(len: usize) -> Option<Arc<[T]>> {
     CACHE
         .try_with(|c| {
             let mut c = c.try_borrow_mut().ok()?;
-            // The newest fitting buffer: the most likely to be in cache.
-            let i = c
-                .iter()
-                .rposition(|e| e.len == len && e.buf.is::<Arc<[T]>>())?;
-            c.remove(i).buf.downcast::<Arc<[T]>>().ok().map(|b| *b)
+            let class = c.class(TypeId::of::<T>(), len)?;
+            // The newest: the most likely to be in cache.
+            let (_, buf) = class.bufs.pop()?;
+            let bytes = class.bytes;
+            c.bytes -= bytes;
+            buf.downcast::<Arc<[T]>>().ok().map(|b| *b)
         })
         .ok()
         .flatten()
@@ -87,7 +135,13 @@ pub(crate) fn take<T: Float>(len: usize) -> Option<Arc<[T]>> {
 /// Bytes cached on this thread (for tests and diagnostics).
 #[cfg(test)]
 pub(crate) fn cached_bytes() -> usize {
-    CACHE.with(|c| c.borrow().iter().map(|e| e.bytes).sum())
+    CACHE.with(|c| c.borrow().bytes)
+}
+
+/// Buffers cached on this thread (for tests).
+#[cfg(test)]
+fn cached_buffers() -> usize {
+    CACHE.with(|c| c.borrow().classes.iter().map(|c| c.bufs.len()).sum())
 }
 
 #[cfg(test)]
@@ -152,24 +206,56 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_is_bounded_and_skips_small_and_huge_buffers() {
-        // count: 2 MAX_BUFFERS buffers of about 1 MiB
-        for i in 0..(2 * MAX_BUFFERS) {
-            drop(Tensor::<f32>::full(&[N, N + i], 1.0));
-        }
-        CACHE.with(|c| assert_eq!(c.borrow().len(), MAX_BUFFERS));
-        // bytes: 16 MiB buffers, more than MAX_BYTES in all
+    fn the_cache_is_bounded_drops_the_oldest_and_skips_small_and_huge_buffers() {
+        // bytes: 16 MiB buffers of six lengths, more than MAX_BYTES in all
+        let len = |i: usize| 4 * N * (8 * N + i);
         for i in 0..6 {
-            drop(Tensor::<f32>::full(&[4 * N, 2 * N + i], 1.0));
+            drop(Tensor::<f32>::full(&[len(i)], 1.0));
         }
         let cached = cached_bytes();
         assert!(
             cached <= MAX_BYTES && cached > MAX_BYTES / 2,
             "{cached} bytes cached"
         );
+        // the first ones given were dropped, the last one is there
+        assert!(take::<f32>(len(0)).is_none());
+        assert!(take::<f32>(len(5)).is_some());
         // small and oversized buffers are not kept
+        let cached = cached_bytes();
         drop(Tensor::<f32>::full(&[16, 16], 1.0));
         drop(Tensor::<f32>::full(&[MAX_BYTES / 4 + 1], 1.0));
         assert_eq!(cached_bytes(), cached);
+    }
+
+    #[test]
+    fn buffers_are_kept_by_length_and_element_type() {
+        // 16 KiB: an LSTM step's [32, 128] f32, the smallest length cached
+        let small = Tensor::<f32>::full(&[32, 128], 2.0);
+        let p = small.data().as_ptr();
+        drop(small);
+        assert!(
+            take::<f64>(32 * 128).is_none(),
+            "an f32 buffer served as f64"
+        );
+        assert!(
+            take::<f32>(32 * 128 + 1).is_none(),
+            "served for another length"
+        );
+        let z = Tensor::<f32>::zeros(&[32, 128]);
+        assert_eq!(z.data().as_ptr(), p, "the freed buffer was not reused");
+        assert!(z.data().iter().all(|&v| v == 0.0));
+        // many lengths, then all taken: the empty lengths are forgotten when a new one comes
+        let lens: Vec<usize> = (0..2 * MAX_CLASSES).map(|i| 4096 + i).collect();
+        for &n in &lens {
+            drop(Tensor::<f32>::full(&[n], 1.0));
+        }
+        assert_eq!(cached_buffers(), lens.len());
+        for &n in &lens {
+            assert!(take::<f32>(n).is_some(), "length {n}");
+        }
+        drop(Tensor::<f32>::full(&[8192], 1.0));
+        let classes = CACHE.with(|c| c.borrow().classes.len());
+        assert!(classes <= MAX_CLASSES, "{classes} lengths remembered");
+        assert_eq!((cached_buffers(), cached_bytes()), (1, 8192 * 4));
     }
 }

@@ -39,7 +39,7 @@ mod tests {
 
     #[test]
     fn sums_match_an_exact_reference_for_every_tail() {
-        for len in (0..100).chain([1000, 4097, 1 << 20]) {
+        for len in (0..100usize).chain([1000, 4097, 1 << 20]) {
             let d: Vec<f32> = (0..len)
                 .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.4)
                 .collect();
