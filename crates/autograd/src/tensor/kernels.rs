@@ -400,6 +400,11 @@ impl<E> RowsPtr<E> {
         RowsPtr(p)
     }
 
+    /// The start of the buffer.
+    pub(crate) fn ptr(&self) -> *mut E {
+        self.0
+    }
+
     /// Rows `r0..r1` of an `n`-column row-major buffer.
     ///
     /// # Safety

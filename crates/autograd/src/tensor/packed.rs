@@ -27,6 +27,7 @@ use std::mem::MaybeUninit;
 use std::sync::{Arc, Weak};
 
 use crate::Float;
+use crate::tensor::kernels::RowsPtr;
 
 mod kernel;
 
@@ -121,12 +122,43 @@ pub(crate) fn try_gemm<T: Float>(
         let panels = entry
             .panels
             .get_or_insert_with(|| pack(as_f32(b), k, n, brs as usize, bcs as usize));
-        let rhs = Rhs::Panels(panels);
-        kernel::gemm(m, k, n, as_f32(a.0), (a.1 as usize, 1), rhs, as_f32_out(c));
+        let (a, ars, c) = (as_f32(a.0), a.1 as usize, as_f32_out(c));
+        split_panels(m, k, n, a, ars, panels, c);
         #[cfg(test)]
         tests::RUNS.with(|r| r.set(r.get() + 1));
         true
     })
+}
+
+/// `C = A B` from B's packed panels, the panels split across threads (each thread writes its
+/// own columns of C) when the product is large enough and more than one thread is set: an
+/// LSTM's recurrent products have 32 rows, too few to split by rows, and 32 panels.
+fn split_panels(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ars: usize,
+    panels: &[f32],
+    c: &mut [MaybeUninit<f32>],
+) {
+    let count = n.div_ceil(NR);
+    let threads = crate::hot_pool::width();
+    if threads < 2 || count < 2 || m * k * n < crate::tensor::kernels::GEMM_PARALLEL_MKN {
+        kernel::gemm(m, k, n, a, (ars, 1), Rhs::Panels(panels), c);
+        return;
+    }
+    assert_eq!(c.len(), m * n, "internal: packed gemm: C out of bounds");
+    let per = count.div_ceil(threads);
+    let cp = RowsPtr::new(c.as_mut_ptr() as *mut f32);
+    crate::hot_pool::run_blocks(count.div_ceil(per), &|i| {
+        let mine = i * per..((i + 1) * per).min(count);
+        // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call; each
+        // block writes only the columns of its own panels.
+        unsafe { kernel::gemm_panels((m, k, n), a, (ars, 1), panels, cp.ptr(), mine) };
+    });
+    #[cfg(test)]
+    tests::SPLIT_RUNS.with(|r| r.set(r.get() + 1));
 }
 
 /// `s` as `&[f32]`, for `T = f32` (checked by the caller).
@@ -344,6 +376,8 @@ mod tests {
         pub(super) static SMALL_RUNS: Cell<usize> = const { Cell::new(0) };
         /// Products added onto C by the kernel, on this thread.
         pub(super) static ADD_RUNS: Cell<usize> = const { Cell::new(0) };
+        /// Packed products split by panels across threads, on this thread.
+        pub(super) static SPLIT_RUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn runs() -> usize {
@@ -582,6 +616,9 @@ mod tests {
             (13, 1024, 17),
             (32, 128, 512),
             (48, 40, 431),
+            // split by panels across threads (m k n >= 2^20): a short last panel, a 1-row tile
+            (48, 600, 40),
+            (7, 1024, 175),
         ] {
             let w = filled(&[n, k], n);
             let x = filled(&[rows, k], rows);
@@ -602,6 +639,27 @@ mod tests {
                     runs() - before,
                     2,
                     "the second and third products use the panels"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn large_packed_products_split_their_panels_across_threads() {
+        super::clear();
+        let split_runs = || SPLIT_RUNS.with(Cell::get);
+        // [32, 128] x [512, 128]^T: an LSTM's h W_hh^T, 2^21 multiply-adds; then one of 2^18
+        for (rows, k, n, split) in [(32, 128, 512, true), (32, 128, 128, false)] {
+            let (x, w) = (filled(&[rows, k], 5), filled(&[n, k], 6));
+            let _ = linear_forward(&x, &w, None);
+            let before = split_runs();
+            assert_close(&linear_forward(&x, &w, None), &reference(&x, &w), "split");
+            if kernel_runs_here() {
+                let want = split && crate::hot_pool::width() > 1;
+                assert_eq!(
+                    split_runs() - before,
+                    usize::from(want),
+                    "[{rows}, {k}] x [{n}, {k}]^T"
                 );
             }
         }

@@ -83,15 +83,48 @@ fn checked(
         rhs_fits && c.len() == m * n,
         "internal: packed gemm: B or C out of bounds"
     );
+    let cp = c.as_mut_ptr() as *mut f32;
     // SAFETY: the CPU has AVX2 and FMA (asserted); the bounds of A, B and C are asserted above,
-    // which is what the kernel requires (C is initialised for `Accumulate`: `gemm_add`).
-    unsafe { imp::gemm_avx2(m, k, n, a, (ars, acs), rhs, init, c) }
+    // which is what the kernel requires (C is initialised for `Accumulate`: `gemm_add`), and
+    // C is borrowed mutably for the whole call.
+    unsafe { imp::gemm_avx2(m, k, n, a, (ars, acs), rhs, init, cp, 0..n.div_ceil(NR)) }
+}
+
+/// `C = A B` for the 16-column panels `panels` of C only (columns from `16 panels.start`), with
+/// B in packed panels and C given as a pointer to its `m x n` row-major values: for threads
+/// each writing their own panels of one C (`packed::try_gemm`).
+///
+/// # Safety
+/// `c` must point to `m n` writable values, and no other thread may read or write the columns
+/// of these panels during the call.
+///
+/// # Panics
+/// As [`gemm`], and if `panels` goes past the last panel.
+pub(super) unsafe fn gemm_panels(
+    (m, k, n): (usize, usize, usize),
+    a: &[f32],
+    (ars, acs): (usize, usize),
+    packed: &[f32],
+    c: *mut f32,
+    panels: std::ops::Range<usize>,
+) {
+    assert!(
+        available()
+            && m > 0
+            && k > 0
+            && (m - 1) * ars + (k - 1) * acs < a.len()
+            && packed.len() == n.div_ceil(NR) * k * NR
+            && panels.end <= n.div_ceil(NR),
+        "internal: packed gemm by panels: an operand out of bounds"
+    );
+    let rhs = Rhs::Panels(packed);
+    // SAFETY: as in `checked`, with these panels' columns of C this call's alone (contract).
+    unsafe { imp::gemm_avx2(m, k, n, a, (ars, acs), rhs, Init::Zero, c, panels) }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use std::arch::x86_64::*;
-    use std::mem::MaybeUninit;
 
     use super::{Init, NR, Rhs};
 
@@ -101,8 +134,9 @@ mod imp {
 
     /// # Safety
     /// The CPU must have AVX2 and FMA; `a` must hold an `m x k` matrix at strides `(ars, acs)`,
-    /// `rhs` must hold `k x n` values as its variant describes, and `c` must have `m n` elements
-    /// (initialised for `Init::Accumulate`).
+    /// `rhs` must hold `k x n` values as its variant describes, and `cp` must point to `m n`
+    /// writable values (initialised for `Init::Accumulate`) whose columns in `panels` nothing
+    /// else reads or writes during the call.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gemm_avx2(
@@ -113,11 +147,11 @@ mod imp {
         (ars, acs): (usize, usize),
         rhs: Rhs<'_>,
         init: Init,
-        c: &mut [MaybeUninit<f32>],
+        cp: *mut f32,
+        panels: std::ops::Range<usize>,
     ) {
         let mut edge = [0.0f32; 6 * NR];
-        let cp = c.as_mut_ptr() as *mut f32;
-        for pi in 0..n.div_ceil(NR) {
+        for pi in panels {
             // Panel `pi`: `k` rows of 16 values, `ldb` apart.
             let (panel, ldb) = match rhs {
                 Rhs::Panels(panels) => (panels[pi * k * NR..].as_ptr(), NR),
@@ -154,11 +188,11 @@ mod imp {
                 } else {
                     let start = if init == Init::Accumulate {
                         for r in 0..rows {
-                            for (e, v) in edge[r * NR..][..w].iter_mut().zip(&c[(i + r) * n + j0..])
-                            {
-                                // SAFETY: C is initialised when adding (contract).
-                                *e = unsafe { v.assume_init() };
-                            }
+                            // SAFETY: row `i + r` of C has `w` values from column `j0`,
+                            // initialised when adding (contract).
+                            let src =
+                                unsafe { std::slice::from_raw_parts(cp.add((i + r) * n + j0), w) };
+                            edge[r * NR..][..w].copy_from_slice(src);
                         }
                         edge.as_ptr()
                     } else {
@@ -185,10 +219,15 @@ mod imp {
                 }
                 if w < NR {
                     for r in 0..rows {
-                        for (dst, &v) in c[(i + r) * n + j0..][..w].iter_mut().zip(&edge[r * NR..])
-                        {
-                            dst.write(v);
-                        }
+                        // SAFETY: row `i + r` of C has `w` writable values from column `j0`
+                        // (contract); `edge` is this call's own.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                edge[r * NR..].as_ptr(),
+                                cp.add((i + r) * n + j0),
+                                w,
+                            )
+                        };
                     }
                 }
                 i += rows;
@@ -249,8 +288,6 @@ mod imp {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod imp {
-    use std::mem::MaybeUninit;
-
     use super::{Init, Rhs};
 
     pub(super) fn available() -> bool {
@@ -266,7 +303,8 @@ mod imp {
         _strides: (usize, usize),
         _rhs: Rhs<'_>,
         _init: Init,
-        _c: &mut [MaybeUninit<f32>],
+        _c: *mut f32,
+        _panels: std::ops::Range<usize>,
     ) {
         unreachable!("internal: the packed kernel exists on x86-64 only")
     }
