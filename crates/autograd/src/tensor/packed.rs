@@ -228,7 +228,7 @@ pub(crate) const ADD_MAX_K: usize = 32;
 ///
 /// Why: `matrixmultiply` packs both operands on every call, and at `k = 32` (an LSTM's
 /// `dW_hh += g_t^T h_t`, 35 times a W4 step) its packing and its pass over C cost more than the
-/// multiply-adds (`docs/performance.md`, eighth round). Returns `false` without writing
+/// multiply-adds (`docs/performance-history.md`, eighth round). Returns `false` without writing
 /// anything when the path does not apply; the caller runs the general GEMM.
 pub(crate) fn try_add_gemm<T: Float>(
     m: usize,
