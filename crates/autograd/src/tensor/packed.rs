@@ -131,8 +131,9 @@ pub(crate) fn try_gemm<T: Float>(
 }
 
 /// `C = A B` from B's packed panels, the panels split across threads (each thread writes its
-/// own columns of C) when the product is large enough and more than one thread is set: an
-/// LSTM's recurrent products have 32 rows, too few to split by rows, and 32 panels.
+/// own columns of C) when the product has at least 2^20 multiply-adds and more than one thread
+/// is set: an LSTM's recurrent products have 32 rows, too few to split by rows (`h W_hh^T` at
+/// H = 128 has 32 panels, `g W_hh` 8).
 fn split_panels(
     m: usize,
     k: usize,

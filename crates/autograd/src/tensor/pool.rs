@@ -16,6 +16,7 @@
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::Float;
@@ -33,8 +34,9 @@ struct Class {
     len: usize,
     ty: TypeId,
     bytes: usize,
-    /// `Arc<[T]>`s with one owner, each with the time it was cached; the newest last.
-    bufs: Vec<(u64, Box<dyn Any>)>,
+    /// `Arc<[T]>`s with one owner, each with the time it was cached; the newest last (a deque:
+    /// evicting the oldest of thousands of buffers moves none of the others).
+    bufs: VecDeque<(u64, Box<dyn Any>)>,
 }
 
 #[derive(Default)]
@@ -50,17 +52,19 @@ impl Cache {
         self.classes.iter_mut().find(|c| c.len == len && c.ty == ty)
     }
 
-    /// Drops the buffer cached longest ago.
-    fn evict_oldest(&mut self) {
+    /// Drops the buffer cached longest ago; `false` if there is none.
+    fn evict_oldest(&mut self) -> bool {
         let oldest = self
             .classes
             .iter_mut()
             .filter(|c| !c.bufs.is_empty())
             .min_by_key(|c| c.bufs[0].0);
-        if let Some(c) = oldest {
-            c.bufs.remove(0); // dropping an `Arc` here frees it (no `Storage` involved)
-            self.bytes -= c.bytes;
-        }
+        let Some(c) = oldest else {
+            return false;
+        };
+        c.bufs.pop_front(); // dropping an `Arc` here frees it (no `Storage` involved)
+        self.bytes -= c.bytes;
+        true
     }
 }
 
@@ -92,7 +96,7 @@ pub(crate) fn give<T: Float>(buf: Arc<[T]>) {
         let ty = TypeId::of::<T>();
         let entry = (stamp, Box::new(buf) as Box<dyn Any>);
         match c.class(ty, len) {
-            Some(class) => class.bufs.push(entry),
+            Some(class) => class.bufs.push_back(entry),
             None => {
                 if c.classes.len() >= MAX_CLASSES {
                     c.classes.retain(|c| !c.bufs.is_empty());
@@ -101,14 +105,12 @@ pub(crate) fn give<T: Float>(buf: Arc<[T]>) {
                     len,
                     ty,
                     bytes,
-                    bufs: vec![entry],
+                    bufs: VecDeque::from([entry]),
                 });
             }
         }
         c.bytes += bytes;
-        while c.bytes > MAX_BYTES {
-            c.evict_oldest();
-        }
+        while c.bytes > MAX_BYTES && c.evict_oldest() {}
     });
 }
 
@@ -123,7 +125,7 @@ pub(crate) fn take<T: Float>(len: usize) -> Option<Arc<[T]>> {
             let mut c = c.try_borrow_mut().ok()?;
             let class = c.class(TypeId::of::<T>(), len)?;
             // The newest: the most likely to be in cache.
-            let (_, buf) = class.bufs.pop()?;
+            let (_, buf) = class.bufs.pop_back()?;
             let bytes = class.bytes;
             c.bytes -= bytes;
             buf.downcast::<Arc<[T]>>().ok().map(|b| *b)
