@@ -16,7 +16,7 @@
 use wengert_autograd::{Float, Tape, Tensor, Var};
 
 use crate::recurrent::{
-    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common, steps_of,
+    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common,
 };
 use crate::{Module, Param, RecurrentWeights};
 
@@ -254,8 +254,19 @@ impl<T: Float> Lstm<T> {
             check_state(who, "h0", &s.h.shape(), batch, hidden);
             check_state(who, "c0", &s.c.shape(), batch, hidden);
         }
-        // The input part of every step: one projection for the sequence, a slice per step.
-        let mut xps = steps_of(w.input_part_both_biases(x), batch, steps).into_iter();
+        // The input part of every step, `x_t W_ih^T + (b_ih + b_hh)`, from a slice of x: W_ih is
+        // packed once for the 35 products and `dW_ih` is added step by step, which measured
+        // 4.5 % faster on W4 than one projection of the whole sequence sliced per step (its
+        // GEMMs ran at 73-80 GFLOP/s, and its slices were copied forward and padded backward).
+        let bias = w.bias_ih + w.bias_hh;
+        let mut xps = (0..steps)
+            .map(|t| {
+                x.narrow(1, t, 1)
+                    .reshape(&[batch, input])
+                    .linear(w.weight_ih, Some(bias))
+            })
+            .collect::<Vec<_>>()
+            .into_iter();
         // From h_0 = 0 the first step's gates are the input part alone (h_0 W_hh^T is zero): no
         // product forward, none added to dW_hh backward (2 of W4's 140). With one step W_hh
         // would then not reach the loss, so that step keeps its product (a zero gradient).
