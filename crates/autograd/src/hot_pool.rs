@@ -133,7 +133,7 @@ pub(crate) fn run_blocks(blocks: usize, f: &(dyn Fn(usize) + Sync)) {
         let mut spins = 0u32;
         while h.state.load(Ordering::Acquire) != DONE {
             spins = spins.wrapping_add(1);
-            if spins % 1024 == 0 {
+            if spins.is_multiple_of(1024) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
@@ -156,7 +156,7 @@ fn helper_loop(h: &'static Helper) {
         let mut spins = 0u32;
         while h.state.load(Ordering::Acquire) != POSTED {
             spins = spins.wrapping_add(1);
-            if spins % 256 != 0 {
+            if !spins.is_multiple_of(256) {
                 std::hint::spin_loop();
                 continue;
             }

@@ -132,15 +132,15 @@ impl<T: Float> Dense<T> {
                 weight.shape()
             )));
         }
-        if let Some(b) = &bias {
-            if b.shape() != [weight.shape()[0]] {
-                return Err(bad(format!(
-                    "dense: bias must have shape [{}] to match weight {:?}, got {:?}",
-                    weight.shape()[0],
-                    weight.shape(),
-                    b.shape()
-                )));
-            }
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(bad(format!(
+                "dense: bias must have shape [{}] to match weight {:?}, got {:?}",
+                weight.shape()[0],
+                weight.shape(),
+                b.shape()
+            )));
         }
         Ok(Dense {
             weight: Param::new(weight),

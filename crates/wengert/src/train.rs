@@ -226,12 +226,12 @@ where
             "fit: `batch_size` = 0: expected at least 1 example per batch".into(),
         ));
     }
-    if let Some(c) = config.clip_grad_norm {
-        if !(c.is_finite() && c >= 0.0) {
-            return Err(invalid(format!(
-                "fit: `clip_grad_norm` = {c:?}: expected a finite, non-negative norm (or None)"
-            )));
-        }
+    if let Some(c) = config.clip_grad_norm
+        && !(c.is_finite() && c >= 0.0)
+    {
+        return Err(invalid(format!(
+            "fit: `clip_grad_norm` = {c:?}: expected a finite, non-negative norm (or None)"
+        )));
     }
     let n = check_data("fit", "training", loss, inputs, &targets)?;
     if let Some((vx, vy)) = &config.validation {

@@ -41,7 +41,7 @@ pub(crate) fn try_gemm_nt<T: Float>(
         || k == 0
         || n == 0
         || !(m.saturating_mul(k).saturating_mul(n) <= SMALL_MKN
-            || (m <= LONG_MAX_ROWS && k >= LONG_MIN_K && k % 8 == 0))
+            || (m <= LONG_MAX_ROWS && k >= LONG_MIN_K && k.is_multiple_of(8)))
         || a.2 != 1
         || a.1 < k as isize
         || b.1 != 1

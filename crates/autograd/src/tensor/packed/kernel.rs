@@ -1,14 +1,15 @@
 //! The AVX2 + FMA kernel of `packed.rs`: `C = A B` or `C += A B` with B in 16-column panels
 //! (packed, or B's own rows), `6 x 16` accumulators in registers over the whole `k`. Adding onto
-//! C loads C into the accumulators before the first multiply-add: no pass of its own.
+//! C loads C into the accumulators before the first multiply-add: no pass of its own. On CPUs
+//! with AVX-512F, [`run`] hands the same work to `kernel512.rs` instead.
 
 use std::mem::MaybeUninit;
 
-use super::{NR, Rhs};
+use super::{NR, Rhs, kernel512};
 
 /// What C's accumulators start from.
 #[derive(Clone, Copy, PartialEq)]
-enum Init {
+pub(super) enum Init {
     /// Zeros: `C = A B`.
     Zero,
     /// C's own values: `C += A B` (C must be initialised).
@@ -76,7 +77,7 @@ fn checked(
         Rhs::Rows { b, rs, tail } => {
             let full = n / NR;
             (full == 0 || (k - 1) * rs + full * NR <= b.len())
-                && tail.len() == if n % NR == 0 { 0 } else { k * NR }
+                && tail.len() == if n.is_multiple_of(NR) { 0 } else { k * NR }
         }
     };
     assert!(
@@ -87,7 +88,33 @@ fn checked(
     // SAFETY: the CPU has AVX2 and FMA (asserted); the bounds of A, B and C are asserted above,
     // which is what the kernel requires (C is initialised for `Accumulate`: `gemm_add`), and
     // C is borrowed mutably for the whole call.
-    unsafe { imp::gemm_avx2(m, k, n, a, (ars, acs), rhs, init, cp, 0..n.div_ceil(NR)) }
+    unsafe { run(m, k, n, a, (ars, acs), rhs, init, cp, 0..n.div_ceil(NR)) }
+}
+
+/// Runs the AVX-512 kernel where the CPU has it, else the AVX2 one.
+///
+/// # Safety
+/// As `imp::gemm_avx2`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    strides: (usize, usize),
+    rhs: Rhs<'_>,
+    init: Init,
+    cp: *mut f32,
+    panels: std::ops::Range<usize>,
+) {
+    // SAFETY: forwarded contract; the AVX-512 kernel only where the CPU has it.
+    unsafe {
+        if kernel512::available() {
+            kernel512::gemm(m, k, n, a, strides, rhs, init, cp, panels)
+        } else {
+            imp::gemm_avx2(m, k, n, a, strides, rhs, init, cp, panels)
+        }
+    }
 }
 
 /// `C = A B` for the 16-column panels `panels` of C only (columns from `16 panels.start`), with
@@ -119,7 +146,7 @@ pub(super) unsafe fn gemm_panels(
     );
     let rhs = Rhs::Panels(packed);
     // SAFETY: as in `checked`, with these panels' columns of C this call's alone (contract).
-    unsafe { imp::gemm_avx2(m, k, n, a, (ars, acs), rhs, Init::Zero, c, panels) }
+    unsafe { run(m, k, n, a, (ars, acs), rhs, Init::Zero, c, panels) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -307,5 +334,103 @@ mod imp {
         _panels: std::ops::Range<usize>,
     ) {
         unreachable!("internal: the packed kernel exists on x86-64 only")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Init, NR, Rhs, imp, kernel512};
+
+    fn filled(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 7 + seed * 13) % 23) as f32 / 11.0 - 1.0)
+            .collect()
+    }
+
+    /// C from one kernel, C starting as `c0` (NaN marks values that must be overwritten).
+    #[allow(clippy::too_many_arguments)]
+    fn product(
+        wide: bool,
+        (m, k, n): (usize, usize, usize),
+        a: &[f32],
+        strides: (usize, usize),
+        rhs: Rhs<'_>,
+        init: Init,
+        c0: &[f32],
+        panels: std::ops::Range<usize>,
+    ) -> Vec<f32> {
+        let mut c = c0.to_vec();
+        let cp = c.as_mut_ptr();
+        // SAFETY: the CPU has the kernel's instructions (checked by the caller); A, B and C
+        // hold what the kernels need, and C is this call's own.
+        unsafe {
+            if wide {
+                kernel512::gemm(m, k, n, a, strides, rhs, init, cp, panels)
+            } else {
+                imp::gemm_avx2(m, k, n, a, strides, rhs, init, cp, panels)
+            }
+        }
+        c
+    }
+
+    // Both kernels run one chain of fused multiply-adds per value of C over p = 0..k, so they
+    // must agree bit for bit, on every tile height, panel pair and narrow last panel, and leave
+    // the columns of other panels alone. The AVX2 kernel is checked against f64 in packed.rs.
+    #[test]
+    fn the_avx512_kernel_gives_the_avx2_kernels_bits() {
+        if !(super::available() && kernel512::available()) {
+            eprintln!("no AVX-512 on this CPU: nothing to compare");
+            return;
+        }
+        for m in [1, 2, 3, 5, 7, 8, 9, 12, 15, 32, 48] {
+            for n in [1usize, 15, 16, 17, 32, 40, 48, 100] {
+                for k in [1, 6, 64] {
+                    let count = n.div_ceil(NR);
+                    for a_transposed in [false, true] {
+                        let strides = if a_transposed { (1, m + 1) } else { (k + 2, 1) };
+                        let a = filled((m + 1) * (k + 2), m + k);
+                        let rs = n + 3;
+                        let b = filled(k * rs, n);
+                        let packed = super::super::pack(&b, k, n, rs, 1);
+                        let full = n / NR * NR;
+                        let tail = if full < n {
+                            super::super::pack(&b[full..], k, n - full, rs, 1)
+                        } else {
+                            Vec::new()
+                        };
+                        let rows = Rhs::Rows {
+                            b: &b,
+                            rs,
+                            tail: &tail,
+                        };
+                        for (rhs, init, panels) in [
+                            (Rhs::Panels(&packed), Init::Zero, 0..count),
+                            (rows, Init::Accumulate, 0..count),
+                            (Rhs::Panels(&packed), Init::Zero, count / 2..count),
+                        ] {
+                            let c0 = if init == Init::Zero {
+                                vec![f32::NAN; m * n]
+                            } else {
+                                filled(m * n, 5)
+                            };
+                            let run = |wide| {
+                                let mkn = (m, k, n);
+                                product(wide, mkn, &a, strides, rhs, init, &c0, panels.clone())
+                            };
+                            let (narrow, wide) = (run(false), run(true));
+                            let what = format!("m {m} k {k} n {n} A^T {a_transposed} {panels:?}");
+                            for (i, (x, y)) in narrow.iter().zip(&wide).enumerate() {
+                                let mine = panels.contains(&(i % n / NR));
+                                assert_eq!(x.is_nan(), !mine, "{what}: element {i}");
+                                assert!(
+                                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                                    "{what}: element {i}: AVX2 {x}, AVX-512 {y}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
