@@ -8,7 +8,8 @@
 //! with AVX2 and FMA, for small products (at most [`SMALL_MKN`] multiply-adds) and for few rows
 //! against long rows (at most [`LONG_MAX_ROWS`] rows of A, `k` at least [`LONG_MIN_K`] and a
 //! multiple of 8: an MLP's first layer, 92 against 71 GFLOP/s at `[64, 784] x [128, 784]^T`,
-//! `docs/performance-history.md`, eighth round). Everything else runs the general GEMM, which
+//! `docs/performance-history.md`, eighth round; not on CPUs with AVX-512, where the general
+//! GEMM's 16-lane kernel wins). Everything else runs the general GEMM, which
 //! blocks for the caches: with many rows or a short `k` the dot products lose (60 against 81
 //! GFLOP/s at `[1120, 64] x [512, 64]^T`, 77 against 86 at 512^3).
 
@@ -23,6 +24,17 @@ pub(crate) const LONG_MAX_ROWS: usize = 128;
 
 /// Shortest `k` for the long-row case.
 pub(crate) const LONG_MIN_K: usize = 256;
+
+/// Whether the general GEMM (`matrixmultiply`) runs its 16 x 16 AVX-512 kernel on this CPU:
+/// then it beats these 8-lane dot products on few rows against long rows too (108 against 164
+/// us at `[64, 784] x [128, 784]^T` on an Intel Xeon with AVX-512; a 16-lane version of the dot
+/// products was no faster there, its rows streamed from L2).
+fn general_gemm_is_wide() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
 
 /// `C = A B` where B is the transposed view of a row-major W (B's row stride 1, column stride
 /// W's row stride) and A has contiguous rows: computed as dot products when the product is
@@ -41,7 +53,10 @@ pub(crate) fn try_gemm_nt<T: Float>(
         || k == 0
         || n == 0
         || !(m.saturating_mul(k).saturating_mul(n) <= SMALL_MKN
-            || (m <= LONG_MAX_ROWS && k >= LONG_MIN_K && k.is_multiple_of(8)))
+            || (m <= LONG_MAX_ROWS
+                && k >= LONG_MIN_K
+                && k.is_multiple_of(8)
+                && !general_gemm_is_wide()))
         || a.2 != 1
         || a.1 < k as isize
         || b.1 != 1
@@ -280,9 +295,11 @@ mod tests {
             assert!(err < 1e-3, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
             runs() - before
         };
-        // Above 2^18 multiply-adds and below the two-thread split (2^20): on this thread.
-        assert_eq!(check(16, 512, 64), 1, "16 rows, k = 512");
-        assert_eq!(check(128, 256, 16), 1, "128 rows, k = 256");
+        // Above 2^18 multiply-adds and below the two-thread split (2^20): on this thread,
+        // unless the general GEMM has its AVX-512 kernel here.
+        let long = usize::from(!super::general_gemm_is_wide());
+        assert_eq!(check(16, 512, 64), long, "16 rows, k = 512");
+        assert_eq!(check(128, 256, 16), long, "128 rows, k = 256");
         assert_eq!(check(129, 256, 16), 0, "more than 128 rows");
         assert_eq!(check(64, 248, 32), 0, "k below 256");
         assert_eq!(check(64, 260, 32), 0, "k not a multiple of 8");
