@@ -1,14 +1,15 @@
 //! Elementwise loops compiled for the widest vector instructions the CPU has, chosen at run time.
 //!
 //! A library cannot assume `-C target-cpu=native`: without it x86-64 code is built for SSE2, four
-//! f32 lanes. [`vectorized`] runs a closure inside a function compiled with AVX2 and FMA enabled
-//! when the CPU has them (detected once; `pulp` does the dispatch, and its `unsafe` stays there),
-//! so the compiler's auto-vectorisation uses eight lanes. The arithmetic is the same: Rust never
+//! f32 lanes. [`vectorized`] runs a closure inside a function compiled with AVX-512 enabled when
+//! the CPU has it, else AVX2 and FMA when it has those (detected once; `pulp` does the dispatch,
+//! and its `unsafe` stays there), so the compiler's auto-vectorisation uses sixteen or eight
+//! lanes. The arithmetic is the same: Rust never
 //! contracts `a * b + c` into a fused multiply-add, so results are bit-for-bit those of the
 //! plain loop on any CPU.
 
-/// Runs `f` compiled for the best vector instruction set this CPU offers (AVX2 + FMA on x86-64
-/// when present; otherwise the baseline) and returns its result.
+/// Runs `f` compiled for the best vector instruction set this CPU offers (on x86-64 AVX-512
+/// when present, else AVX2 + FMA when present, else the baseline) and returns its result.
 ///
 /// Use it around hot elementwise loops over slices: the loop body is inlined into the
 /// dispatched function and vectorised for that instruction set (mark the closure
