@@ -8,10 +8,12 @@
 //! with AVX2 and FMA, for small products (at most [`SMALL_MKN`] multiply-adds) and for few rows
 //! against long rows (at most [`LONG_MAX_ROWS`] rows of A, `k` at least [`LONG_MIN_K`] and a
 //! multiple of 8: an MLP's first layer, 92 against 71 GFLOP/s at `[64, 784] x [128, 784]^T`,
-//! `docs/performance-history.md`, eighth round; not on CPUs with AVX-512, where the general
-//! GEMM's 16-lane kernel wins). Everything else runs the general GEMM, which
+//! `docs/performance-history.md`, eighth round). Everything else runs the general GEMM, which
 //! blocks for the caches: with many rows or a short `k` the dot products lose (60 against 81
 //! GFLOP/s at `[1120, 64] x [512, 64]^T`, 77 against 86 at 512^3).
+//!
+//! Not on CPUs with AVX-512: there the general GEMM runs its 16 x 16 AVX-512 kernel and wins
+//! these products too (see [`general_gemm_is_wide`]).
 
 use std::any::TypeId;
 use std::mem::MaybeUninit;
@@ -25,10 +27,12 @@ pub(crate) const LONG_MAX_ROWS: usize = 128;
 /// Shortest `k` for the long-row case.
 pub(crate) const LONG_MIN_K: usize = 256;
 
-/// Whether the general GEMM (`matrixmultiply`) runs its 16 x 16 AVX-512 kernel on this CPU:
-/// then it beats these 8-lane dot products on few rows against long rows too (108 against 164
-/// us at `[64, 784] x [128, 784]^T` on an Intel Xeon with AVX-512; a 16-lane version of the dot
-/// products was no faster there, its rows streamed from L2).
+/// Whether the general GEMM (`matrixmultiply`) runs its 16 x 16 AVX-512 kernel on this CPU.
+/// Then it beats these 8-lane dot products (measured on an Intel Xeon with AVX-512: W2's
+/// `[64, 784] x [128, 784]^T` 108 against 164 us, W1's forward and backward at n = 64 15.1
+/// against 20.2 us, W3 the same), and a 16-lane version of the dot products was no better
+/// (no faster at `k = 784`, its rows streamed from L2; slower at `k = 32-64`, the 16-lane
+/// sums), so the dot products are not used there.
 fn general_gemm_is_wide() -> bool {
     #[cfg(target_arch = "x86_64")]
     return is_x86_feature_detected!("avx512f");
@@ -53,15 +57,13 @@ pub(crate) fn try_gemm_nt<T: Float>(
         || k == 0
         || n == 0
         || !(m.saturating_mul(k).saturating_mul(n) <= SMALL_MKN
-            || (m <= LONG_MAX_ROWS
-                && k >= LONG_MIN_K
-                && k.is_multiple_of(8)
-                && !general_gemm_is_wide()))
+            || (m <= LONG_MAX_ROWS && k >= LONG_MIN_K && k.is_multiple_of(8)))
         || a.2 != 1
         || a.1 < k as isize
         || b.1 != 1
         || b.2 < k as isize
         || !simd_kernels_available()
+        || general_gemm_is_wide()
     {
         return false;
     }
@@ -238,10 +240,8 @@ mod tests {
                     let ld = k + 3;
                     let (a, w) = (values(m * ld, m), values(n * ld, n + k));
                     let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
-                    let before = runs();
-                    let b = (&w[..], 1, ld as isize); // W^T as strides
-                    assert!(super::try_gemm_nt(m, k, n, (&a, ld as isize, 1), b, &mut c));
-                    assert_eq!(runs(), before + 1);
+                    // The kernel itself: `try_gemm_nt` does not use it on AVX-512 CPUs.
+                    super::kernel::gemm_nt(m, k, n, (&a, ld), (&w, ld), &mut c);
                     for i in 0..m {
                         for j in 0..n {
                             let want: f64 = (0..k)
@@ -267,9 +267,11 @@ mod tests {
         }
         let x = Tensor::from_vec(values(32 * 64, 1), &[32, 64]).expect("32 x 64 values");
         let w = Tensor::from_vec(values(10 * 64, 2), &[10, 64]).expect("10 x 64 values");
+        // Taken where the general GEMM is not AVX-512 (module docs).
+        let here = usize::from(!super::general_gemm_is_wide());
         let before = runs();
         let y = crate::tensor::kernels::linear_forward(&x, &w, None);
-        assert_eq!(runs(), before + 1);
+        assert_eq!(runs(), before + here);
         let want = x.cast::<f64>().matmul(&w.cast::<f64>().permute(&[1, 0]));
         assert!(y.cast::<f64>().max_abs_diff(&want).expect("equal shapes") < 1e-4);
         // Not transposed (x W), f64, or over the size limit: the general GEMM or the small path.
@@ -277,7 +279,7 @@ mod tests {
         let _ = crate::tensor::kernels::linear_forward(&x.cast::<f64>(), &w.cast::<f64>(), None);
         let big = Tensor::from_vec(values(512 * 64, 3), &[512, 64]).expect("512 x 64 values");
         let _ = crate::tensor::kernels::linear_forward(&x, &big, None); // 2^20 > 2^18
-        assert_eq!(runs(), before + 1);
+        assert_eq!(runs(), before + here);
     }
 
     #[test]
@@ -296,7 +298,7 @@ mod tests {
             runs() - before
         };
         // Above 2^18 multiply-adds and below the two-thread split (2^20): on this thread,
-        // unless the general GEMM has its AVX-512 kernel here.
+        // unless the general GEMM has its AVX-512 kernel here (module docs).
         let long = usize::from(!super::general_gemm_is_wide());
         assert_eq!(check(16, 512, 64), long, "16 rows, k = 512");
         assert_eq!(check(128, 256, 16), long, "128 rows, k = 256");
