@@ -8,7 +8,7 @@
 //! with AVX2 and FMA, for small products (at most [`SMALL_MKN`] multiply-adds) and for few rows
 //! against long rows (at most [`LONG_MAX_ROWS`] rows of A, `k` at least [`LONG_MIN_K`] and a
 //! multiple of 8: an MLP's first layer, 92 against 71 GFLOP/s at `[64, 784] x [128, 784]^T`,
-//! `docs/performance-history.md`, eighth round). Everything else runs the general GEMM, which
+//! `docs/performance-history-2.md`, eighth round). Everything else runs the general GEMM, which
 //! blocks for the caches: with many rows or a short `k` the dot products lose (60 against 81
 //! GFLOP/s at `[1120, 64] x [512, 64]^T`, 77 against 86 at 512^3).
 //!

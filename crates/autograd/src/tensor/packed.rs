@@ -189,7 +189,7 @@ pub(super) fn as_f32_out<T: Float>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUnini
 /// Products of at most this many multiply-adds (`m k n`) whose B has contiguous rows run the
 /// kernel below straight from A and B, instead of `matrixmultiply`, which packs both operands
 /// and allocates its packing buffer on every call: at these sizes that packing was 15 % of a
-/// W3 training step (`docs/performance-history.md`, sixth round).
+/// W3 training step (`docs/performance-history-2.md`, sixth round).
 pub(crate) const SMALL_MKN: usize = 1 << 18;
 
 thread_local! {
@@ -232,7 +232,7 @@ pub(crate) const ADD_MAX_K: usize = 32;
 ///
 /// Why: `matrixmultiply` packs both operands on every call, and at `k = 32` (an LSTM's
 /// `dW_hh += g_t^T h_t`, 35 times a W4 step) its packing and its pass over C cost more than the
-/// multiply-adds (`docs/performance-history.md`, eighth round). Returns `false` without writing
+/// multiply-adds (`docs/performance-history-2.md`, eighth round). Returns `false` without writing
 /// anything when the path does not apply; the caller runs the general GEMM.
 pub(crate) fn try_add_gemm<T: Float>(
     m: usize,
