@@ -4,9 +4,8 @@
 //! f32 lanes. [`vectorized`] runs a closure inside a function compiled with AVX-512 enabled when
 //! the CPU has it, else AVX2 and FMA when it has those (detected once; `pulp` does the dispatch,
 //! and its `unsafe` stays there), so the compiler's auto-vectorisation uses sixteen or eight
-//! lanes. The arithmetic is the same: Rust never
-//! contracts `a * b + c` into a fused multiply-add, so results are bit-for-bit those of the
-//! plain loop on any CPU.
+//! lanes. The arithmetic is the same: Rust never contracts `a * b + c` into a fused
+//! multiply-add, so results are bit-for-bit those of the plain loop on any CPU.
 
 /// Runs `f` compiled for the best vector instruction set this CPU offers (on x86-64 AVX-512
 /// when present, else AVX2 + FMA when present, else the baseline) and returns its result.

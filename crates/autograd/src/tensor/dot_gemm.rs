@@ -42,7 +42,8 @@ fn general_gemm_is_wide() -> bool {
 
 /// `C = A B` where B is the transposed view of a row-major W (B's row stride 1, column stride
 /// W's row stride) and A has contiguous rows: computed as dot products when the product is
-/// small or has few rows and a long `k` (module docs), f32, and the CPU has AVX2 and FMA.
+/// small or has few rows and a long `k` (module docs), f32, and the CPU has AVX2 and FMA but
+/// not AVX-512.
 /// Returns `false` without writing anything otherwise; the caller then runs the general GEMM.
 pub(crate) fn try_gemm_nt<T: Float>(
     m: usize,
