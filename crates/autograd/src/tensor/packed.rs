@@ -32,6 +32,7 @@ use crate::Float;
 use crate::tensor::kernels::RowsPtr;
 
 mod kernel;
+#[cfg(target_arch = "x86_64")]
 mod kernel512;
 
 /// Products with more rows than this run the general GEMM (it packs the left operand too and

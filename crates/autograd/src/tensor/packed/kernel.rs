@@ -5,7 +5,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::{NR, Rhs, kernel512};
+use super::{NR, Rhs};
 
 /// What C's accumulators start from.
 #[derive(Clone, Copy, PartialEq)]
@@ -107,14 +107,14 @@ unsafe fn run(
     cp: *mut f32,
     panels: std::ops::Range<usize>,
 ) {
-    // SAFETY: forwarded contract; the AVX-512 kernel only where the CPU has it.
-    unsafe {
-        if kernel512::available() {
-            kernel512::gemm(m, k, n, a, strides, rhs, init, cp, panels)
-        } else {
-            imp::gemm_avx2(m, k, n, a, strides, rhs, init, cp, panels)
-        }
+    #[cfg(target_arch = "x86_64")]
+    if super::kernel512::available() {
+        // SAFETY: forwarded contract; the CPU has AVX-512F.
+        unsafe { super::kernel512::gemm(m, k, n, a, strides, rhs, init, cp, panels) };
+        return;
     }
+    // SAFETY: forwarded contract.
+    unsafe { imp::gemm_avx2(m, k, n, a, strides, rhs, init, cp, panels) }
 }
 
 /// `C = A B` for the 16-column panels `panels` of C only (columns from `16 panels.start`), with
@@ -337,9 +337,10 @@ mod imp {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
-    use super::{Init, NR, Rhs, imp, kernel512};
+    use super::super::kernel512;
+    use super::{Init, NR, Rhs, imp};
 
     fn filled(n: usize, seed: usize) -> Vec<f32> {
         (0..n)
