@@ -130,6 +130,26 @@ pub trait Float:
         b: (&[Self], isize, isize),
         c: &mut [std::mem::MaybeUninit<Self>],
     );
+
+    /// `C = A B` into the `m x n` block at `c` of a row-major buffer with row stride `rs`
+    /// (uninitialised is fine): one thread's columns of a product split by columns.
+    ///
+    /// # Safety
+    /// Every `c.add(i * rs + j)`, `i < m`, `j < n`, must be valid for writes, and nothing else
+    /// may access those elements during the call.
+    ///
+    /// # Panics
+    /// If a stride pattern of A or B would index outside of its slice.
+    #[doc(hidden)]
+    unsafe fn gemm_uninit_block(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: (&[Self], isize, isize),
+        b: (&[Self], isize, isize),
+        c: *mut std::mem::MaybeUninit<Self>,
+        rs: usize,
+    );
 }
 
 /// Largest offset + 1 that a strided `rows x cols` matrix touches.
@@ -374,6 +394,31 @@ macro_rules! impl_float {
                 // uninitialised memory is never read, and all of it is initialised after.
                 let c = (c.as_mut_ptr() as *mut Self, n as isize, 1);
                 unsafe { checked_gemm($gemm, m, k, n, 1.0, a, b, 0.0, c) }
+            }
+            unsafe fn gemm_uninit_block(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: (&[Self], isize, isize),
+                b: (&[Self], isize, isize),
+                c: *mut std::mem::MaybeUninit<Self>,
+                rs: usize,
+            ) {
+                // SAFETY: the caller guarantees the block; with beta = 0 matrixmultiply never
+                // reads C and writes every element of the block.
+                unsafe {
+                    checked_gemm(
+                        $gemm,
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a,
+                        b,
+                        0.0,
+                        (c as *mut Self, rs as isize, 1),
+                    )
+                }
             }
         }
     };

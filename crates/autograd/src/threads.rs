@@ -5,7 +5,11 @@
 //! spin for a few hundred microseconds after each piece of work before they park, so the
 //! products and maps of one training step find them awake (a parked thread takes tens of
 //! microseconds to wake on a virtual machine). Large matrix products are split by rows of the
-//! output, large elementwise maps by ranges of elements, one part per thread.
+//! output (a layer's `x W^T` with more weight rows than input rows by columns, that is by rows
+//! of W), large elementwise maps and optimizer updates ([`split_mut`]) by ranges of elements,
+//! one part per thread. The splits agree where they meet: the thread that computes rows of a
+//! weight's gradient also updates those rows and multiplies by them in the next forward pass,
+//! so a weight stays in one core's cache.
 //!
 //! Small work stays on the calling thread whatever the setting: elementwise kernels split only
 //! above 32,768 elements (`PARALLEL_THRESHOLD` in `tensor/kernels.rs`), and a product
@@ -13,6 +17,7 @@
 //! chain or a small MLP never pays for a hand-off.
 
 use crate::Error;
+use crate::tensor::kernels::{PARALLEL_THRESHOLD, split_elements};
 
 /// Sets the number of threads that large matrix products and elementwise kernels are split
 /// across (PyTorch's `torch.set_num_threads`), by building rayon's global pool with `n` threads.
@@ -62,9 +67,106 @@ pub fn num_threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// Runs `f` on matching pieces of `N` equal-length slices, one piece per thread, for in-place
+/// elementwise updates too large for one thread (an optimizer's step over a `[128, 784]`
+/// weight and its moments). `f(start, pieces)` gets the pieces' offset in the whole slices (to
+/// take the same range of read-only inputs) and the pieces themselves.
+///
+/// The split is the one of the elementwise kernels and of large matrix products' rows: slices
+/// shorter than 32,768 elements, or one thread, make one call with the whole slices on the
+/// calling thread; otherwise piece `i` is elements `[i p, (i + 1) p)` with `p = ceil(len /
+/// threads)` rounded up to a multiple of 64, and the calling thread takes the first. A
+/// gradient whose rows were split across threads is then updated by the thread that wrote it,
+/// so it is read from that core's cache. `f` runs outside [`vectorized`](crate::vectorized)'s
+/// dispatch: call `vectorized` inside it.
+///
+/// # Panics
+/// If the slices' lengths differ (`split_mut: slices of lengths [..]`), or if `f` panics (after
+/// every piece has finished).
+///
+/// ```
+/// // m <- 0.9 m + g and p <- p - 0.1 m, in place, over 100k elements.
+/// let n = 100_000;
+/// let g: Vec<f32> = (0..n).map(|i| i as f32).collect();
+/// let (mut p, mut m) = (vec![1.0f32; n], vec![0.0f32; n]);
+/// wengert_autograd::split_mut([&mut p, &mut m], |start, [p, m]| {
+///     let g = &g[start..start + p.len()];
+///     for ((p, m), &g) in p.iter_mut().zip(m.iter_mut()).zip(g) {
+///         *m = 0.9 * *m + g;
+///         *p -= 0.1 * *m;
+///     }
+/// });
+/// assert_eq!(m[12_345], 12_345.0);
+/// assert_eq!(p[99_999], 1.0 - 0.1 * 99_999.0);
+/// ```
+#[track_caller]
+pub fn split_mut<E: Send, const N: usize>(
+    slices: [&mut [E]; N],
+    f: impl Fn(usize, [&mut [E]; N]) + Sync,
+) {
+    let n = slices.first().map_or(0, |s| s.len());
+    if slices.iter().any(|s| s.len() != n) {
+        panic!(
+            "split_mut: slices of lengths {:?}; they must all have the same length",
+            slices.iter().map(|s| s.len()).collect::<Vec<_>>()
+        );
+    }
+    if n < PARALLEL_THRESHOLD || crate::hot_pool::width() < 2 {
+        f(0, slices);
+        return;
+    }
+    let starts = slices.map(|s| Start(s.as_mut_ptr()));
+    split_elements(n, &|s, e| {
+        // SAFETY: the slices are borrowed mutably for this call and `split_elements` hands out
+        // disjoint ranges `s..e` within their common length, so the pieces never overlap.
+        let pieces = starts
+            .each_ref()
+            .map(|p| unsafe { std::slice::from_raw_parts_mut(p.0.add(s), e - s) });
+        f(s, pieces);
+    });
+}
+
+/// The start of a slice whose disjoint pieces go to different threads.
+struct Start<E>(*mut E);
+
+// SAFETY: only disjoint pieces are made from it (see `split_mut`), and `E: Send` is required
+// there for the pieces to be used on other threads.
+unsafe impl<E: Send> Sync for Start<E> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_mut_hands_each_element_to_one_piece_with_its_offset() {
+        // Above the threshold (split on two or more threads) and below it (one call).
+        for n in [PARALLEL_THRESHOLD * 3 + 17, 1000] {
+            let (mut a, mut b) = (vec![0usize; n], vec![0usize; n]);
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            split_mut([&mut a, &mut b], |start, [a, b]| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                assert_eq!(a.len(), b.len());
+                for (i, (a, b)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+                    *a += start + i;
+                    *b += 1;
+                }
+            });
+            assert!(a.iter().enumerate().all(|(i, &a)| a == i), "n = {n}");
+            assert!(b.iter().all(|&b| b == 1), "n = {n}");
+            let expected = if n < PARALLEL_THRESHOLD {
+                1
+            } else {
+                num_threads()
+            };
+            assert_eq!(calls.into_inner(), expected.min(crate::hot_pool::width()));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "split_mut: slices of lengths [3, 4]")]
+    fn split_mut_of_unequal_slices_panics() {
+        split_mut([&mut [0.0f32; 3][..], &mut [0.0; 4][..]], |_, _| {});
+    }
 
     #[test]
     fn zero_threads_is_an_error() {

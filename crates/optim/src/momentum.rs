@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use wengert_autograd::{Error, Float, Tensor, vectorized};
+use wengert_autograd::{Error, Float, Tensor, split_mut, vectorized};
 use wengert_nn::Param;
 
 use crate::Optimizer;
@@ -123,29 +123,33 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             .entry(param.id())
             .or_insert_with(|| vec![T::ZERO; g.len()]);
         let p = param.value_mut();
-        vectorized(
-            #[inline(always)]
-            || {
-                for ((p, &gi), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-                    let gi = if decay { gi + wd * *p } else { gi };
-                    let step = match c.form {
-                        MomentumForm::HeavyBall | MomentumForm::Nesterov => {
-                            *v = if first { gi } else { mu * *v + gi };
-                            if c.form == MomentumForm::Nesterov {
-                                gi + mu * *v
-                            } else {
+        // A large parameter is split across threads, as in `Adam`.
+        split_mut([p, v], |at, [p, v]| {
+            let g = &g[at..at + p.len()];
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ((p, &gi), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                        let gi = if decay { gi + wd * *p } else { gi };
+                        let step = match c.form {
+                            MomentumForm::HeavyBall | MomentumForm::Nesterov => {
+                                *v = if first { gi } else { mu * *v + gi };
+                                if c.form == MomentumForm::Nesterov {
+                                    gi + mu * *v
+                                } else {
+                                    *v
+                                }
+                            }
+                            MomentumForm::Ema => {
+                                *v = mu * *v + one_minus_mu * gi;
                                 *v
                             }
-                        }
-                        MomentumForm::Ema => {
-                            *v = mu * *v + one_minus_mu * gi;
-                            *v
-                        }
-                    };
-                    *p -= lr * step;
-                }
-            },
-        );
+                        };
+                        *p -= lr * step;
+                    }
+                },
+            )
+        });
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use wengert_autograd::{Error, Float, Tensor, vectorized};
+use wengert_autograd::{Error, Float, Tensor, split_mut, vectorized};
 use wengert_nn::Param;
 
 use crate::Optimizer;
@@ -94,17 +94,21 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
             .entry(param.id())
             .or_insert_with(|| vec![T::ZERO; g.len()]);
         let p = param.value_mut();
-        vectorized(
-            #[inline(always)]
-            || {
-                for ((p, &gi), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
-                    let gi = if decay { gi + wd * *p } else { gi };
-                    *s = rho * *s + one_minus_rho * gi * gi;
-                    // PyTorch's order: p + (-lr) * (g / (sqrt(s) + eps)).
-                    *p -= lr * (gi / (s.sqrt() + eps));
-                }
-            },
-        );
+        // A large parameter is split across threads, as in `Adam`.
+        split_mut([p, s], |at, [p, s]| {
+            let g = &g[at..at + p.len()];
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ((p, &gi), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {
+                        let gi = if decay { gi + wd * *p } else { gi };
+                        *s = rho * *s + one_minus_rho * gi * gi;
+                        // PyTorch's order: p + (-lr) * (g / (sqrt(s) + eps)).
+                        *p -= lr * (gi / (s.sqrt() + eps));
+                    }
+                },
+            )
+        });
         Ok(())
     }
 

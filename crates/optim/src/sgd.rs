@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use wengert_autograd::{Error, Float, Tensor, vectorized};
+use wengert_autograd::{Error, Float, Tensor, split_mut, vectorized};
 use wengert_nn::Param;
 
 use crate::Optimizer;
@@ -72,15 +72,19 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         let wd = T::from_f64(self.config.weight_decay);
         let decay = self.config.weight_decay != 0.0;
         let (p, g) = (param.value_mut(), grad.data());
-        vectorized(
-            #[inline(always)]
-            || {
-                for (p, &g) in p.iter_mut().zip(g) {
-                    let g = if decay { g + wd * *p } else { g };
-                    *p -= lr * g;
-                }
-            },
-        );
+        // A large parameter is split across threads, as in `Adam`.
+        split_mut([p], |at, [p]| {
+            let g = &g[at..at + p.len()];
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (p, &g) in p.iter_mut().zip(g) {
+                        let g = if decay { g + wd * *p } else { g };
+                        *p -= lr * g;
+                    }
+                },
+            )
+        });
         Ok(())
     }
 

@@ -40,6 +40,19 @@ fn general_gemm_is_wide() -> bool {
     return false;
 }
 
+/// Whether [`try_gemm_nt`] computes an `m x k` by `k x n` product of this type on this CPU
+/// (given operands stored by rows).
+pub(crate) fn takes<T: Float>(m: usize, k: usize, n: usize) -> bool {
+    TypeId::of::<T>() == TypeId::of::<f32>()
+        && m > 0
+        && k > 0
+        && n > 0
+        && (m.saturating_mul(k).saturating_mul(n) <= SMALL_MKN
+            || (m <= LONG_MAX_ROWS && k >= LONG_MIN_K && k.is_multiple_of(8)))
+        && simd_kernels_available()
+        && !general_gemm_is_wide()
+}
+
 /// `C = A B` where B is the transposed view of a row-major W (B's row stride 1, column stride
 /// W's row stride) and A has contiguous rows: computed as dot products when the product is
 /// small or has few rows and a long `k` (module docs), f32, and the CPU has AVX2 and FMA but
@@ -53,19 +66,7 @@ pub(crate) fn try_gemm_nt<T: Float>(
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
 ) -> bool {
-    if TypeId::of::<T>() != TypeId::of::<f32>()
-        || m == 0
-        || k == 0
-        || n == 0
-        || !(m.saturating_mul(k).saturating_mul(n) <= SMALL_MKN
-            || (m <= LONG_MAX_ROWS && k >= LONG_MIN_K && k.is_multiple_of(8)))
-        || a.2 != 1
-        || a.1 < k as isize
-        || b.1 != 1
-        || b.2 < k as isize
-        || !simd_kernels_available()
-        || general_gemm_is_wide()
-    {
+    if !takes::<T>(m, k, n) || a.2 != 1 || a.1 < k as isize || b.1 != 1 || b.2 < k as isize {
         return false;
     }
     let (lda, ldw) = (a.1 as usize, b.2 as usize);

@@ -381,7 +381,7 @@ fn gemm_into<T: Float>(
 
 /// Calls `block(start, end)` for ranges covering `0..n` elements, one per thread (each a
 /// multiple of 64 elements), on the calling thread and the helpers of `hot_pool.rs`.
-fn split_elements(n: usize, block: &(dyn Fn(usize, usize) + Sync)) {
+pub(crate) fn split_elements(n: usize, block: &(dyn Fn(usize, usize) + Sync)) {
     let threads = crate::hot_pool::width();
     let per = n.div_ceil(threads).next_multiple_of(64).max(64);
     let blocks = n.div_ceil(per);
@@ -450,6 +450,50 @@ fn gemm_reused_rhs<T: Float>(
     gemm_into(m, k, n, a, (b.data(), brs, bcs), c);
 }
 
+/// `C = A W^T` for a row-major `W` `[n, k]` with more rows than A (`n > m`), split across
+/// threads by columns of C, that is by rows of W, instead of by rows of C. Each thread then
+/// reads only its own rows of W, the rows whose gradient it computes (`dW = g^T x` is split by
+/// rows of dW) and which it updates in the optimizer (`split_mut` splits at the same element),
+/// so a weight stays in one core's cache from step to step instead of being read by every
+/// thread and written by one. Returns `false` without writing anything when the product is not
+/// split this way: below the thresholds of [`split_rows`], `n <= m`, at most
+/// [`packed::MAX_ROWS`](super::packed::MAX_ROWS) rows (the packed-operand path splits columns
+/// itself), or when a row block would run the dot products of `dot_gemm.rs` (AVX2 without
+/// AVX-512), which read W where it is and beat the general GEMM there.
+fn try_split_by_weight_rows<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    w: &[T],
+    c: &mut [MaybeUninit<T>],
+) -> bool {
+    let threads = crate::hot_pool::width();
+    if threads < 2
+        || m * k * n < GEMM_PARALLEL_MKN
+        || n <= m
+        || m <= super::packed::MAX_ROWS
+        || w.len() < n * k
+        || c.len() != m * n
+        || super::dot_gemm::takes::<T>(m.div_ceil(threads).next_multiple_of(16), k, n)
+    {
+        return false;
+    }
+    let cols = n.div_ceil(threads).next_multiple_of(16);
+    let c_start = RowsPtr(c.as_mut_ptr());
+    crate::hot_pool::run_blocks(n.div_ceil(cols), &|i| {
+        let (j0, j1) = (i * cols, ((i + 1) * cols).min(n));
+        // Columns j0..j1 of W^T are rows j0..j1 of W.
+        let b = (&w[j0 * k..], 1, k as isize);
+        // SAFETY: C is `m x n` (checked) and borrowed mutably for this call; each block writes
+        // only its own columns j0..j1 of every row.
+        unsafe { T::gemm_uninit_block(m, k, j1 - j0, a, b, c_start.ptr().add(j0), n) };
+    });
+    #[cfg(test)]
+    tests::COLUMN_SPLITS.with(|r| r.set(r.get() + 1));
+    true
+}
+
 /// `y = x W^T (+ b)` for `x` `[rows, k]` (any leading shape, flattened), `w` `[n, k]` and `b`
 /// `[n]`, into a fresh `[.., n]` tensor: one GEMM (W^T as strides) and the bias added to each row
 /// in place while the row is in cache. Shapes are checked by the caller.
@@ -466,7 +510,10 @@ pub(crate) fn linear_forward<T: Float>(
     // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
     let mut out = unsafe {
         written_by(rows * n, |c| {
-            gemm_reused_rhs(rows, k, n, (x.data(), k as isize, 1), w, (1, k as isize), c)
+            let a = (x.data(), k as isize, 1);
+            if !try_split_by_weight_rows(rows, k, n, a, w.data(), c) {
+                gemm_reused_rhs(rows, k, n, a, w, (1, k as isize), c)
+            }
         })
     };
     if let Some(b) = b.filter(|_| n > 0) {
@@ -573,6 +620,11 @@ pub(crate) fn batched_matmul<T: Float>(
 mod tests {
     use super::*;
 
+    thread_local! {
+        /// Products split by columns (`try_split_by_weight_rows`) on this thread.
+        pub(super) static COLUMN_SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
         Tensor::from_vec(v.to_vec(), s).expect("the data fits the shape")
     }
@@ -591,6 +643,49 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn linear_split_by_weight_rows_lands_every_column_in_its_place() {
+        fn check<T: Float>(m: usize, k: usize, n: usize) {
+            let x = Tensor::<f64>::randn(&[m, k], 1);
+            let w = Tensor::<f64>::randn(&[n, k], 2);
+            let b = Tensor::<f64>::randn(&[n], 3);
+            let before = COLUMN_SPLITS.with(std::cell::Cell::get);
+            let y = linear_forward(&x.cast::<T>(), &w.cast::<T>(), Some(&b.cast::<T>()));
+            let split = COLUMN_SPLITS.with(std::cell::Cell::get) - before;
+            // Split by columns wherever a second thread exists and no row block would take the
+            // dot products instead (f32 on AVX2 without AVX-512).
+            let rows = m.div_ceil(2).next_multiple_of(16);
+            let expected =
+                crate::hot_pool::width() >= 2 && !super::super::dot_gemm::takes::<T>(rows, k, n);
+            assert_eq!(split == 1, expected, "[{m}, {k}] x [{n}, {k}]^T");
+            let want = x
+                .matmul(&w.permute(&[1, 0]))
+                .zip_map(&b, "test", |p, b| p + b);
+            let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
+            let tol = if T::DTYPE == crate::DType::F64 {
+                1e-10
+            } else {
+                1e-3
+            };
+            assert!(err < tol, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
+        }
+        // Above GEMM_PARALLEL_MKN with more weight rows than input rows; n a multiple of the
+        // 16-column blocks and not; k not a multiple of a vector.
+        for (m, k, n) in [(64, 300, 200), (50, 257, 1001), (49, 784, 128)] {
+            assert!(m * k * n >= GEMM_PARALLEL_MKN && n > m && m > super::super::packed::MAX_ROWS);
+            check::<f64>(m, k, n);
+            check::<f32>(m, k, n);
+        }
+        // More input rows than weight rows: split by rows as before.
+        let before = COLUMN_SPLITS.with(std::cell::Cell::get);
+        let _ = linear_forward(
+            &Tensor::<f64>::randn(&[300, 300], 4),
+            &Tensor::<f64>::randn(&[200, 300], 5),
+            None,
+        );
+        assert_eq!(COLUMN_SPLITS.with(std::cell::Cell::get), before);
     }
 
     #[test]
