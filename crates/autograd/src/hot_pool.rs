@@ -14,7 +14,7 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -150,6 +150,62 @@ pub(crate) fn run_blocks(blocks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// Runs `f(0)`, ..., `f(units - 1)` across the caller and the helpers, each unit once. Thread
+/// `t` owns a contiguous share of the units and runs it from the front; a thread done with
+/// its share takes the remaining units of the others from their back. With threads of equal
+/// speed every thread runs exactly its own share (the same units, hence the same rows of a
+/// weight, from call to call); when the host slows one virtual CPU down, the other finishes
+/// its units instead of waiting for it.
+pub(crate) fn run_units(units: usize, f: &(dyn Fn(usize) + Sync)) {
+    let threads = width().min(units);
+    if threads < 2 {
+        (0..units).for_each(f);
+        return;
+    }
+    assert!(
+        units < 1 << 32,
+        "internal: run_units: too many units ({units})"
+    );
+    // Thread t's share as (next, end) in one word: next in the high 32 bits.
+    let shares: Vec<AtomicU64> = (0..threads)
+        .map(|t| AtomicU64::new(pack(t * units / threads, (t + 1) * units / threads)))
+        .collect();
+    run_blocks(threads, &|t| {
+        while let Some(u) = take(&shares[t], true) {
+            f(u);
+        }
+        for other in (1..threads).map(|d| (t + d) % threads) {
+            while let Some(u) = take(&shares[other], false) {
+                f(u);
+            }
+        }
+    });
+}
+
+fn pack(next: usize, end: usize) -> u64 {
+    ((next as u64) << 32) | end as u64
+}
+
+/// Takes the next unit of a share from its front (its owner) or its back (another thread).
+fn take(share: &AtomicU64, front: bool) -> Option<usize> {
+    let mut cur = share.load(Ordering::Acquire);
+    loop {
+        let (next, end) = ((cur >> 32) as usize, (cur & 0xffff_ffff) as usize);
+        if next >= end {
+            return None;
+        }
+        let (new, unit) = if front {
+            (pack(next + 1, end), next)
+        } else {
+            (pack(next, end - 1), end - 1)
+        };
+        match share.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(unit),
+            Err(seen) => cur = seen,
+        }
+    }
+}
+
 fn helper_loop(h: &'static Helper) {
     loop {
         let mut since = Instant::now();
@@ -227,6 +283,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn run_units_runs_every_unit_once_and_each_thread_its_own_share_first() {
+        for units in [0, 1, 2, 3, 7, 64, 1001] {
+            let counts: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
+            run_units(units, &|u| {
+                counts[u].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(
+                counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                "{units} units"
+            );
+        }
+        if width() != 2 {
+            return; // the order below is that of one helper
+        }
+        // A helper that sleeps in its first unit: the caller takes the rest of its share
+        // from the back, and still ran its own share from the front, in order.
+        let caller = std::thread::current().id();
+        let ran: Mutex<Vec<(usize, bool)>> = Mutex::new(Vec::new());
+        let units = 8 * width();
+        run_units(units, &|u| {
+            let on_caller = std::thread::current().id() == caller;
+            if !on_caller && u == units / width() {
+                std::thread::sleep(SPIN * 20);
+            }
+            ran.lock()
+                .expect("no panic while locked")
+                .push((u, on_caller));
+        });
+        let ran = ran.into_inner().expect("no panic while locked");
+        let by_caller: Vec<usize> = ran.iter().filter(|r| r.1).map(|r| r.0).collect();
+        let own = units / width();
+        assert_eq!(by_caller[..own], (0..own).collect::<Vec<_>>()[..]);
+        // The helper's first unit (which it sleeps in) is its own; the caller took others of
+        // its share, the last one first.
+        assert!(
+            by_caller.len() > own,
+            "the caller took none of the helper's units"
+        );
+        assert_eq!(by_caller[own], units - 1);
+        assert_eq!(ran.len(), units);
     }
 
     #[test]

@@ -511,8 +511,16 @@ pub(crate) fn linear_forward<T: Float>(
     let mut out = unsafe {
         written_by(rows * n, |c| {
             let a = (x.data(), k as isize, 1);
-            if !try_split_by_weight_rows(rows, k, n, a, w.data(), c) {
-                gemm_reused_rhs(rows, k, n, a, w, (1, k as isize), c)
+            // A weight multiplied again within the step (packed once, `packed::try_gemm`),
+            // then W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
+            let reused = w
+                .shared_buffer()
+                .is_some_and(|b| super::packed::try_gemm(rows, k, n, a, b, (1, k as isize), c));
+            if !reused
+                && !super::packed::try_gemm_wt(rows, k, n, a, w.data(), c)
+                && !try_split_by_weight_rows(rows, k, n, a, w.data(), c)
+            {
+                gemm_into(rows, k, n, a, (w.data(), 1, k as isize), c)
             }
         })
     };
@@ -654,11 +662,15 @@ mod tests {
             let before = COLUMN_SPLITS.with(std::cell::Cell::get);
             let y = linear_forward(&x.cast::<T>(), &w.cast::<T>(), Some(&b.cast::<T>()));
             let split = COLUMN_SPLITS.with(std::cell::Cell::get) - before;
-            // Split by columns wherever a second thread exists and no row block would take the
-            // dot products instead (f32 on AVX2 without AVX-512).
+            // Split by columns wherever a second thread exists and neither the W^T kernel
+            // (f32 with AVX-512) nor, in a row block, the dot products (f32 on AVX2 without
+            // AVX-512) take the product.
             let rows = m.div_ceil(2).next_multiple_of(16);
-            let expected =
-                crate::hot_pool::width() >= 2 && !super::super::dot_gemm::takes::<T>(rows, k, n);
+            let f32_wt =
+                T::DTYPE == crate::DType::F32 && super::super::packed::kernel512_runs_here();
+            let expected = crate::hot_pool::width() >= 2
+                && !f32_wt
+                && !super::super::dot_gemm::takes::<T>(rows, k, n);
             assert_eq!(split == 1, expected, "[{m}, {k}] x [{n}, {k}]^T");
             let want = x
                 .matmul(&w.permute(&[1, 0]))

@@ -57,7 +57,7 @@ struct Entry {
     /// `Weak<[T]>` of the operand's buffer (boxed: the cache is not generic).
     buffer: Box<dyn Any>,
     view: (usize, usize, isize, isize),
-    panels: Option<Vec<f32>>,
+    panels: Option<Lines>,
 }
 
 thread_local! {
@@ -125,7 +125,8 @@ pub(crate) fn try_gemm<T: Float>(
         let entry = &mut cache[i];
         let panels = entry
             .panels
-            .get_or_insert_with(|| pack(as_f32(b), k, n, brs as usize, bcs as usize));
+            .get_or_insert_with(|| pack(as_f32(b), k, n, brs as usize, bcs as usize))
+            .as_slice();
         let (a, ars, c) = (as_f32(a.0), a.1 as usize, as_f32_out(c));
         split_panels(m, k, n, a, ars, panels, c);
         #[cfg(test)]
@@ -195,7 +196,7 @@ pub(crate) const SMALL_MKN: usize = 1 << 18;
 
 thread_local! {
     /// The packed last panel of a small product's B (reused: a small product allocates nothing).
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Lines> = const { RefCell::new(Lines::new()) };
 }
 
 /// `C = A B` for a small f32 product (at most [`SMALL_MKN`] multiply-adds; A at any
@@ -293,21 +294,180 @@ fn with_rows_of_b<T: Float>(
         if full < n {
             pack_into(&mut tail, &b[full..], k, n - full, rs, 1);
         } else {
-            tail.clear();
+            tail.resize(0);
         }
         let rhs = Rhs::Rows {
             b,
             rs,
-            tail: &tail[..],
+            tail: tail.as_slice(),
         };
         f(as_f32(a.0), (a.1 as usize, a.2 as usize), rhs);
         true
     })
 }
 
+/// Largest A (`m k` elements: 512 KiB of f32) for [`try_gemm_wt`]: every unit of 32 columns
+/// reads all of A, which must stay in the core's L2 cache.
+pub(crate) const WT_MAX_A: usize = 1 << 17;
+
+thread_local! {
+    /// The two panels of W^T a unit of [`try_gemm_wt`] packs (reused from call to call).
+    static WT_PANELS: RefCell<Lines> = const { RefCell::new(Lines::new()) };
+}
+
+/// `C = A W^T` for a row-major `W` `[n, k]` and an `A` with contiguous rows (the forward of
+/// `linear`, `x W^T`), f32 on CPUs with AVX-512, A of at most [`WT_MAX_A`] elements.
+///
+/// The columns of C are cut into units of two 16-column panels (32 rows of W). A unit packs
+/// its rows of W transposed into this thread's scratch (`kernel512::pack_transposed`, 16 x 16
+/// register transposes) and multiplies all of A by them with the AVX-512 kernel. Nothing is
+/// packed twice, and A is read where it is. A product of at least 2^20 multiply-adds is spread
+/// over the threads with `hot_pool::run_units`: each thread runs its own contiguous share of
+/// the units (the same rows of W from step to step, the rows whose gradient it computes and
+/// that it updates) and then takes what is left of the others' shares, so a virtual CPU the
+/// host slows down does not hold the product up.
+///
+/// Measured on an Intel Xeon with AVX-512 at `[64, 784] x [128, 784]^T` (W2's first layer):
+/// 88 us for the kernel against 109 us for `matrixmultiply`, which packs both operands
+/// (`docs/performance.md`). Returns `false` without writing anything when the path does not
+/// apply; the caller runs the general GEMM.
+pub(crate) fn try_gemm_wt<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    w: &[T],
+    c: &mut [MaybeUninit<T>],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if TypeId::of::<T>() != TypeId::of::<f32>()
+            || m == 0
+            || k == 0
+            || n == 0
+            || m * k > WT_MAX_A
+            || a.2 != 1
+            || a.1 < k as isize
+            || !kernel512_runs_here()
+        {
+            return false;
+        }
+        let ars = a.1 as usize;
+        let (a, w, c) = (as_f32(a.0), as_f32(w), as_f32_out(c));
+        assert!(
+            (m - 1) * ars + k <= a.len() && n * k <= w.len() && c.len() == m * n,
+            "internal: gemm with W^T: an operand is out of bounds"
+        );
+        let c_start = RowsPtr::new(c.as_mut_ptr() as *mut f32);
+        let unit = |u: usize| {
+            let j0 = u * 2 * NR;
+            let cols = (2 * NR).min(n - j0);
+            let panels = cols.div_ceil(NR);
+            WT_PANELS.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.resize(2 * NR * k);
+                for q in 0..panels {
+                    let rows = NR.min(cols - q * NR);
+                    // SAFETY: AVX-512F (checked); rows j0 + 16 q .. + rows of W exist (`n k`
+                    // values, asserted), and the scratch holds two panels of `16 k`.
+                    unsafe {
+                        kernel512::pack_transposed(
+                            w[(j0 + q * NR) * k..].as_ptr(),
+                            k,
+                            k,
+                            rows,
+                            &mut scratch.as_mut_slice()[q * NR * k..],
+                        )
+                    };
+                }
+                let rhs = Rhs::Panels(&scratch.as_slice()[..panels * NR * k]);
+                // SAFETY: AVX-512F; A holds `m x k` at `(ars, 1)` (asserted), the panels
+                // `k x cols`; C is `m x n` (asserted) and borrowed mutably for this call, and
+                // this unit writes only its columns j0..j0 + cols of every row.
+                unsafe {
+                    kernel512::gemm(
+                        m,
+                        k,
+                        cols,
+                        a,
+                        (ars, 1),
+                        rhs,
+                        kernel::Init::Zero,
+                        (c_start.ptr().add(j0), n),
+                        0..panels,
+                    )
+                };
+            });
+        };
+        let units = n.div_ceil(2 * NR);
+        if m * k * n >= crate::tensor::kernels::GEMM_PARALLEL_MKN {
+            crate::hot_pool::run_units(units, &unit);
+        } else {
+            (0..units).for_each(unit);
+        }
+        #[cfg(test)]
+        tests::WT_RUNS.with(|r| r.set(r.get() + 1));
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (m, k, n, a, w, c);
+        false
+    }
+}
+
+/// Whether this CPU runs the AVX-512 kernel (and with it [`try_gemm_wt`]).
+pub(crate) fn kernel512_runs_here() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return kernel512::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
 /// Whether this CPU has AVX2 and FMA (the kernels here and in `dot_gemm.rs` need both).
 pub(super) fn simd_kernels_available() -> bool {
     kernel::available()
+}
+
+/// A cache line of 16 f32, aligned to 64 bytes.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; NR]);
+
+/// f32 values starting on a 64-byte boundary, for packed panels: each panel row is one cache
+/// line, so the kernels' 16-lane loads never span two. (A `Vec<f32>` is only 16-byte aligned,
+/// and misaligned panels made every such load touch two lines: W4 3 % slower, by the luck of
+/// where the allocator put the panels.)
+pub(super) struct Lines {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl Lines {
+    pub(super) const fn new() -> Self {
+        Lines {
+            lines: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Sets the length to `len` values. Values below the old length keep theirs; the others
+    /// are zero, or what an earlier, longer use left there (callers write every value).
+    fn resize(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(NR), Line([0.0; NR]));
+        self.len = len;
+    }
+
+    pub(super) fn as_slice(&self) -> &[f32] {
+        // SAFETY: `lines` holds `lines.len() * 16 >= len` initialised f32 (a `Line` is 16 f32
+        // with no padding: `repr(C)`, 64 bytes, aligned to 64).
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const f32, self.len) }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as in `as_slice`, borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr() as *mut f32, self.len) }
+    }
 }
 
 /// B (`k x n`) as the kernel reads it.
@@ -326,19 +486,19 @@ enum Rhs<'a> {
 
 /// B (`k x n`, strides `rs`, `cs`) as `ceil(n / 16)` panels of `k` rows of 16 values, the last
 /// panel padded with zeros.
-fn pack(b: &[f32], k: usize, n: usize, rs: usize, cs: usize) -> Vec<f32> {
-    let mut out = Vec::new();
+fn pack(b: &[f32], k: usize, n: usize, rs: usize, cs: usize) -> Lines {
+    let mut out = Lines::new();
     pack_into(&mut out, b, k, n, rs, cs);
     out
 }
 
 /// [`pack`] into `out`, reusing its allocation.
-fn pack_into(out: &mut Vec<f32>, b: &[f32], k: usize, n: usize, rs: usize, cs: usize) {
+fn pack_into(out: &mut Lines, b: &[f32], k: usize, n: usize, rs: usize, cs: usize) {
     let panels = n.div_ceil(NR);
     // Every element is written below (the last panel's padding with zeros), so a reused buffer
     // is resized, not cleared: no fill pass before the copy.
-    out.resize(panels * k * NR, 0.0);
-    for (pi, panel) in out.chunks_exact_mut(k * NR).enumerate() {
+    out.resize(panels * k * NR);
+    for (pi, panel) in out.as_mut_slice().chunks_exact_mut(k * NR).enumerate() {
         let j0 = pi * NR;
         let w = NR.min(n - j0);
         if cs == 1 {
@@ -383,6 +543,8 @@ mod tests {
         pub(super) static ADD_RUNS: Cell<usize> = const { Cell::new(0) };
         /// Packed products split by panels across threads, on this thread.
         pub(super) static SPLIT_RUNS: Cell<usize> = const { Cell::new(0) };
+        /// Products `A W^T` run by `try_gemm_wt`, on this thread.
+        pub(crate) static WT_RUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn runs() -> usize {
@@ -491,6 +653,103 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn products_with_w_transposed_cover_every_unit_panel_and_tile() {
+        use std::mem::MaybeUninit;
+        if !super::kernel512_runs_here() {
+            return;
+        }
+        let wt_runs = || WT_RUNS.with(Cell::get);
+        // Row counts through every tile height (8, 4, 2, 1) and mixes; column counts through a
+        // narrow panel, one panel, a unit of two, a unit and a narrow panel; k below, at and
+        // over 16 (the transposes' width); A's rows `k + 5` apart. The last shape is above
+        // 2^20 multiply-adds, so its units are spread over the threads.
+        let mut shapes = Vec::new();
+        for m in [1, 3, 8, 15] {
+            for n in [1, 15, 16, 17, 32, 33, 70] {
+                for k in [1, 15, 16, 17, 40] {
+                    shapes.push((m, k, n));
+                }
+            }
+        }
+        shapes.push((64, 300, 200));
+        for (m, k, n) in shapes {
+            let lda = k + 5;
+            let a = filled(&[m * lda], m + k);
+            let w = filled(&[n * k], n);
+            let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
+            let before = wt_runs();
+            assert!(super::try_gemm_wt(
+                m,
+                k,
+                n,
+                (a.data(), lda as isize, 1),
+                w.data(),
+                &mut c
+            ));
+            assert_eq!(wt_runs(), before + 1);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..k)
+                        .map(|p| f64::from(a.data()[i * lda + p]) * f64::from(w.data()[j * k + p]))
+                        .sum();
+                    // SAFETY: the product wrote every element (checked here).
+                    let got = f64::from(unsafe { c[i * n + j].assume_init() });
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "m {m} k {k} n {n}: C[{i}, {j}] = {got}, want {want}"
+                    );
+                }
+            }
+        }
+        // f64, A with a column stride, or A over WT_MAX_A: the caller's GEMM.
+        let mut c = vec![MaybeUninit::new(0.0f32); 4 * 4];
+        let a = filled(&[64], 1);
+        assert!(!super::try_gemm_wt(
+            4,
+            4,
+            4,
+            (a.data(), 1, 4),
+            a.data(),
+            &mut c
+        ));
+        let big = filled(&[super::WT_MAX_A + 1], 2);
+        let mut c = vec![MaybeUninit::new(0.0f32); super::WT_MAX_A + 1];
+        assert!(!super::try_gemm_wt(
+            super::WT_MAX_A + 1,
+            1,
+            1,
+            (big.data(), 1, 1),
+            big.data(),
+            &mut c
+        ));
+        let a64 = vec![0.0f64; 16];
+        let mut c64 = vec![MaybeUninit::new(0.0f64); 16];
+        assert!(!super::try_gemm_wt(
+            4,
+            4,
+            4,
+            (&a64[..], 4, 1),
+            &a64,
+            &mut c64
+        ));
+    }
+
+    #[test]
+    fn packed_panels_start_on_a_cache_line_and_keep_their_values_when_grown() {
+        for len in [1, 16, 17, 1000, 70_000] {
+            let b: Vec<f32> = (0..len).map(|i| i as f32).collect();
+            let mut p = super::pack(&b, len, 1, 1, 1);
+            assert_eq!(p.as_slice().as_ptr() as usize % 64, 0, "{len} values");
+            assert_eq!(p.as_slice().len(), len * 16);
+            assert_eq!(p.as_slice()[(len - 1) * 16], (len - 1) as f32);
+            p.resize(len * 16 + 5);
+            assert_eq!(p.as_slice().as_ptr() as usize % 64, 0);
+            assert_eq!(p.as_slice()[(len - 1) * 16], (len - 1) as f32);
+            assert_eq!(p.as_slice()[len * 16 + 4], 0.0);
         }
     }
 

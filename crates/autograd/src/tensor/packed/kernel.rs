@@ -110,7 +110,7 @@ unsafe fn run(
     #[cfg(target_arch = "x86_64")]
     if super::kernel512::available() {
         // SAFETY: forwarded contract; the CPU has AVX-512F.
-        unsafe { super::kernel512::gemm(m, k, n, a, strides, rhs, init, cp, panels) };
+        unsafe { super::kernel512::gemm(m, k, n, a, strides, rhs, init, (cp, n), panels) };
         return;
     }
     // SAFETY: forwarded contract.
@@ -366,7 +366,7 @@ mod tests {
         // hold what the kernels need, and C is this call's own.
         unsafe {
             if wide {
-                kernel512::gemm(m, k, n, a, strides, rhs, init, cp, panels)
+                kernel512::gemm(m, k, n, a, strides, rhs, init, (cp, n), panels)
             } else {
                 imp::gemm_avx2(m, k, n, a, strides, rhs, init, cp, panels)
             }
@@ -398,17 +398,18 @@ mod tests {
                         let tail = if full < n {
                             super::super::pack(&b[full..], k, n - full, rs, 1)
                         } else {
-                            Vec::new()
+                            super::super::Lines::new()
                         };
                         let rows = Rhs::Rows {
                             b: &b,
                             rs,
-                            tail: &tail,
+                            tail: tail.as_slice(),
                         };
+                        let packed = packed.as_slice();
                         for (rhs, init, panels) in [
-                            (Rhs::Panels(&packed), Init::Zero, 0..count),
+                            (Rhs::Panels(packed), Init::Zero, 0..count),
                             (rows, Init::Accumulate, 0..count),
-                            (Rhs::Panels(&packed), Init::Zero, count / 2..count),
+                            (Rhs::Panels(packed), Init::Zero, count / 2..count),
                         ] {
                             let c0 = if init == Init::Zero {
                                 vec![f32::NAN; m * n]

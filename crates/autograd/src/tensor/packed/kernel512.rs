@@ -27,12 +27,13 @@ fn panel_of(rhs: Rhs<'_>, pi: usize, k: usize, n: usize) -> (*const f32, usize) 
 }
 
 /// `C = A B` or `C += A B` (as `init`) for the 16-column panels `panels` of C, as the AVX2
-/// kernel (`kernel.rs`) does.
+/// kernel (`kernel.rs`) does; C's rows are `ldc >= n` apart.
 ///
 /// # Safety
 /// [`available`]; `a` holds an `m x k` matrix at strides `(ars, acs)`, `rhs` holds `k x n`
-/// values as its variant describes, and `cp` points to `m n` writable values (initialised for
-/// `Init::Accumulate`) whose columns in `panels` nothing else reads or writes during the call.
+/// values as its variant describes, and `cp` points to `m` rows of `n` writable values `ldc`
+/// apart (initialised for `Init::Accumulate`) whose columns in `panels` nothing else reads or
+/// writes during the call.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn gemm(
@@ -43,7 +44,7 @@ pub(super) unsafe fn gemm(
     (ars, acs): (usize, usize),
     rhs: Rhs<'_>,
     init: Init,
-    cp: *mut f32,
+    (cp, ldc): (*mut f32, usize),
     panels: std::ops::Range<usize>,
 ) {
     let mut pi = panels.start;
@@ -68,7 +69,7 @@ pub(super) unsafe fn gemm(
             };
             let ap = a[i * ars..].as_ptr();
             // SAFETY: `(i, j0)` is inside C (`i < m`, `j0 < n`).
-            let out = unsafe { cp.add(i * n + j0) };
+            let out = unsafe { cp.add(i * ldc + j0) };
             let acc = init == Init::Accumulate;
             // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, `k` values each at
             // strides `(ars, acs)`); the panels hold `k x 16` values; the output block is
@@ -76,16 +77,16 @@ pub(super) unsafe fn gemm(
             unsafe {
                 let b = [p0, p1];
                 match (rows, two, acs) {
-                    (8, true, 1) => tile::<8, 2>(k, ap, (ars, 1), b, acc, out, n, masks),
-                    (8, false, 1) => tile::<8, 1>(k, ap, (ars, 1), b, acc, out, n, masks),
-                    (8, true, _) => tile::<8, 2>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    (8, false, _) => tile::<8, 1>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    (4, true, _) => tile::<4, 2>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    (4, false, _) => tile::<4, 1>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    (2, true, _) => tile::<2, 2>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    (2, false, _) => tile::<2, 1>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    (_, true, _) => tile::<1, 2>(k, ap, (ars, acs), b, acc, out, n, masks),
-                    _ => tile::<1, 1>(k, ap, (ars, acs), b, acc, out, n, masks),
+                    (8, true, 1) => tile::<8, 2>(k, ap, (ars, 1), b, acc, out, ldc, masks),
+                    (8, false, 1) => tile::<8, 1>(k, ap, (ars, 1), b, acc, out, ldc, masks),
+                    (8, true, _) => tile::<8, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (8, false, _) => tile::<8, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (4, true, _) => tile::<4, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (4, false, _) => tile::<4, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (2, true, _) => tile::<2, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (2, false, _) => tile::<2, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (_, true, _) => tile::<1, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    _ => tile::<1, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
                 }
             }
             i += rows;
@@ -143,6 +144,112 @@ unsafe fn tile<const MR: usize, const NP: usize>(
         for (j, v) in row.iter().enumerate() {
             // SAFETY: the masked lanes of row `r`, panel `j` are writable (contract).
             unsafe { _mm512_mask_storeu_ps(c.add(r * ldc + j * NR), masks[j], *v) };
+        }
+    }
+}
+
+/// Packs `rows <= 16` rows of a row-major W (`k` values each, `ldw` apart) as one panel of
+/// `B = W^T`: `out[p * 16 + j] = w[j * ldw + p]` for `p < k`, `j < rows`, and 0 for
+/// `j >= rows`. Sixteen rows of W are loaded 16 values at a time and transposed in registers
+/// (a gather column by column cost more than the product itself at `[64, 784] x W^T`).
+///
+/// # Safety
+/// [`available`]; `w` points to `rows` rows of `k` readable values `ldw` apart; `out` holds
+/// at least `16 k` values.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_transposed(
+    w: *const f32,
+    ldw: usize,
+    k: usize,
+    rows: usize,
+    out: &mut [f32],
+) {
+    assert!(
+        rows <= NR && out.len() >= k * NR,
+        "internal: pack_transposed: out of bounds"
+    );
+    let mut p0 = 0;
+    while p0 < k {
+        let width = NR.min(k - p0);
+        let lanes: __mmask16 = if width == NR {
+            0xffff
+        } else {
+            (1u16 << width) - 1
+        };
+        let mut r = [_mm512_setzero_ps(); NR];
+        for (j, v) in r.iter_mut().enumerate().take(rows) {
+            // SAFETY: row `j < rows` holds `k` values; the lanes past `k - p0` are masked off.
+            *v = unsafe { _mm512_maskz_loadu_ps(lanes, w.add(j * ldw + p0)) };
+        }
+        let t = transpose16(&r);
+        for (q, v) in t.iter().enumerate().take(width) {
+            // SAFETY: `p0 + q < k`, and `out` holds `16 k` values (asserted).
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((p0 + q) * NR), *v) };
+        }
+        p0 += NR;
+    }
+}
+
+/// The transpose of the 16 x 16 matrix whose rows are `r`: row `q` of the result holds column
+/// `q` of `r`.
+#[target_feature(enable = "avx512f")]
+fn transpose16(r: &[__m512; NR]) -> [__m512; NR] {
+    // Within each 128-bit lane L (columns 4L..4L+3): after the two unpack stages, u[g][c] holds
+    // in lane L column 4L + c of rows 4g..4g+3.
+    let mut u = [[_mm512_setzero_ps(); 4]; 4];
+    for (g, u) in u.iter_mut().enumerate() {
+        let rows = &r[4 * g..4 * g + 4];
+        let lo01 = _mm512_castps_pd(_mm512_unpacklo_ps(rows[0], rows[1]));
+        let hi01 = _mm512_castps_pd(_mm512_unpackhi_ps(rows[0], rows[1]));
+        let lo23 = _mm512_castps_pd(_mm512_unpacklo_ps(rows[2], rows[3]));
+        let hi23 = _mm512_castps_pd(_mm512_unpackhi_ps(rows[2], rows[3]));
+        u[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo01, lo23));
+        u[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo01, lo23));
+        u[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi01, hi23));
+        u[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi01, hi23));
+    }
+    // Column 4L + c gathers lane L of u[0][c], u[1][c], u[2][c], u[3][c]: a 4 x 4 transpose
+    // of 128-bit lanes.
+    let mut out = [_mm512_setzero_ps(); NR];
+    for c in 0..4 {
+        let v0 = _mm512_shuffle_f32x4::<0x44>(u[0][c], u[1][c]);
+        let v1 = _mm512_shuffle_f32x4::<0xee>(u[0][c], u[1][c]);
+        let v2 = _mm512_shuffle_f32x4::<0x44>(u[2][c], u[3][c]);
+        let v3 = _mm512_shuffle_f32x4::<0xee>(u[2][c], u[3][c]);
+        out[c] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
+        out[4 + c] = _mm512_shuffle_f32x4::<0xdd>(v0, v2);
+        out[8 + c] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
+        out[12 + c] = _mm512_shuffle_f32x4::<0xdd>(v1, v3);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn packing_transposed_gives_every_value_of_w_t_and_zero_padding() {
+        if !super::available() {
+            return;
+        }
+        for rows in 1..=16 {
+            for k in [1, 5, 15, 16, 17, 40] {
+                let ldw = k + 3;
+                let w: Vec<f32> = (0..rows * ldw).map(|i| i as f32 + 0.5).collect();
+                let mut out = vec![f32::NAN; 16 * k];
+                // SAFETY: the CPU has AVX-512F (checked); `w` holds `rows` rows of `k` values
+                // `ldw` apart, `out` holds `16 k` values.
+                unsafe { super::pack_transposed(w.as_ptr(), ldw, k, rows, &mut out) };
+                for p in 0..k {
+                    for j in 0..16 {
+                        let want = if j < rows { w[j * ldw + p] } else { 0.0 };
+                        assert_eq!(
+                            out[p * 16 + j].to_bits(),
+                            want.to_bits(),
+                            "rows {rows} k {k}: out[{p}, {j}]"
+                        );
+                    }
+                }
+            }
         }
     }
 }
