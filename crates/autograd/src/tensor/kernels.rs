@@ -453,9 +453,10 @@ fn gemm_reused_rhs<T: Float>(
 /// `C = A W^T` for a row-major `W` `[n, k]` with more rows than A (`n > m`), split across
 /// threads by columns of C, that is by rows of W, instead of by rows of C. Each thread then
 /// reads only its own rows of W, the rows whose gradient it computes (`dW = g^T x` is split by
-/// rows of dW) and which it updates in the optimizer (`split_mut` splits at the same element),
-/// so a weight stays in one core's cache from step to step instead of being read by every
-/// thread and written by one. Returns `false` without writing anything when the product is not
+/// rows of dW) and about the ones it updates in the optimizer (`split_mut` splits by elements:
+/// at the same element when `n / threads` is a multiple of 16 rows holding a multiple of 64
+/// elements, as for W2's `[128, 784]`), so a weight stays in one core's cache from step to step
+/// instead of being read by every thread and written by one. Returns `false` without writing anything when the product is not
 /// split this way: below the thresholds of [`split_rows`], `n <= m`, at most
 /// [`packed::MAX_ROWS`](super::packed::MAX_ROWS) rows (the packed-operand path splits columns
 /// itself), or when a row block would run the dot products of `dot_gemm.rs` (AVX2 without

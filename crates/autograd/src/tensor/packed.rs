@@ -328,8 +328,8 @@ thread_local! {
 /// host slows down does not hold the product up.
 ///
 /// Measured on an Intel Xeon with AVX-512 at `[64, 784] x [128, 784]^T` (W2's first layer):
-/// 88 us for the kernel against 109 us for `matrixmultiply`, which packs both operands
-/// (`docs/performance.md`). Returns `false` without writing anything when the path does not
+/// 91 us against 109 us for `matrixmultiply`, which packs both operands, `W^T` by a strided
+/// gather (`docs/performance.md`). Returns `false` without writing anything when the path does not
 /// apply; the caller runs the general GEMM.
 pub(crate) fn try_gemm_wt<T: Float>(
     m: usize,
@@ -435,9 +435,8 @@ pub(super) fn simd_kernels_available() -> bool {
 struct Line([f32; NR]);
 
 /// f32 values starting on a 64-byte boundary, for packed panels: each panel row is one cache
-/// line, so the kernels' 16-lane loads never span two. (A `Vec<f32>` is only 16-byte aligned,
-/// and misaligned panels made every such load touch two lines: W4 3 % slower, by the luck of
-/// where the allocator put the panels.)
+/// line, so the kernels' 16-lane loads never span two. (A `Vec<f32>` is only 16-byte aligned;
+/// with such panels W4 was 3 % slower in one layout of the heap, `docs/performance.md`.)
 pub(super) struct Lines {
     lines: Vec<Line>,
     len: usize,
@@ -544,7 +543,7 @@ mod tests {
         /// Packed products split by panels across threads, on this thread.
         pub(super) static SPLIT_RUNS: Cell<usize> = const { Cell::new(0) };
         /// Products `A W^T` run by `try_gemm_wt`, on this thread.
-        pub(crate) static WT_RUNS: Cell<usize> = const { Cell::new(0) };
+        pub(super) static WT_RUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn runs() -> usize {
