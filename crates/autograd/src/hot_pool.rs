@@ -166,8 +166,9 @@ pub(crate) fn run_units(units: usize, f: &(dyn Fn(usize) + Sync)) {
         units < 1 << 32,
         "internal: run_units: too many units ({units})"
     );
-    // Thread t's share as (next, end) in one word: next in the high 32 bits.
-    let shares: Vec<AtomicU64> = (0..threads)
+    // Thread t's share as (next, end) in one word: next in the high 32 bits (on the stack for
+    // up to 8 threads: no allocation per product).
+    let shares: smallvec::SmallVec<[AtomicU64; 8]> = (0..threads)
         .map(|t| AtomicU64::new(pack(t * units / threads, (t + 1) * units / threads)))
         .collect();
     run_blocks(threads, &|t| {

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use super::Tensor;
 use super::shape::{
-    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, contiguous_strides, copy_shape,
-    for_each_run, numel,
+    Shape, broadcast_shapes, broadcast_strides, broadcasts_to, contiguous_strides, for_each_run,
+    numel,
 };
 use crate::Float;
 
 use super::buffer::written_by;
 pub(crate) use super::buffer::{Filler, copied, filled, fresh, unique_mut, zeroed};
+pub(crate) use super::linear::linear_forward;
 
 /// Element count above which elementwise kernels split their work across threads.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -355,7 +356,7 @@ fn leading_sum_width(from: &[usize], to: &[usize]) -> Option<usize> {
 /// written). Large products are split by rows of C across rayon's pool, one block of rows per
 /// thread (each block a multiple of 16 rows, the GEMM kernel's tile), so every thread runs the
 /// single-threaded GEMM on its own rows: no shared packing buffers, no locks.
-fn gemm_into<T: Float>(
+pub(super) fn gemm_into<T: Float>(
     m: usize,
     k: usize,
     n: usize,
@@ -450,97 +451,6 @@ fn gemm_reused_rhs<T: Float>(
     gemm_into(m, k, n, a, (b.data(), brs, bcs), c);
 }
 
-/// `C = A W^T` for a row-major `W` `[n, k]` with more rows than A (`n > m`), split across
-/// threads by columns of C, that is by rows of W, instead of by rows of C. Each thread then
-/// reads only its own rows of W, the rows whose gradient it computes (`dW = g^T x` is split by
-/// rows of dW) and about the ones it updates in the optimizer (`split_mut` splits by elements:
-/// at the same element when `n / threads` is a multiple of 16 rows holding a multiple of 64
-/// elements, as for W2's `[128, 784]`), so a weight stays in one core's cache from step to step
-/// instead of being read by every thread and written by one. Returns `false` without writing anything when the product is not
-/// split this way: below the thresholds of [`split_rows`], `n <= m`, at most
-/// [`packed::MAX_ROWS`](super::packed::MAX_ROWS) rows (the packed-operand path splits columns
-/// itself), or when a row block would run the dot products of `dot_gemm.rs` (AVX2 without
-/// AVX-512), which read W where it is and beat the general GEMM there.
-fn try_split_by_weight_rows<T: Float>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (&[T], isize, isize),
-    w: &[T],
-    c: &mut [MaybeUninit<T>],
-) -> bool {
-    let threads = crate::hot_pool::width();
-    if threads < 2
-        || m * k * n < GEMM_PARALLEL_MKN
-        || n <= m
-        || m <= super::packed::MAX_ROWS
-        || w.len() < n * k
-        || c.len() != m * n
-        || super::dot_gemm::takes::<T>(m.div_ceil(threads).next_multiple_of(16), k, n)
-    {
-        return false;
-    }
-    let cols = n.div_ceil(threads).next_multiple_of(16);
-    let c_start = RowsPtr(c.as_mut_ptr());
-    crate::hot_pool::run_blocks(n.div_ceil(cols), &|i| {
-        let (j0, j1) = (i * cols, ((i + 1) * cols).min(n));
-        // Columns j0..j1 of W^T are rows j0..j1 of W.
-        let b = (&w[j0 * k..], 1, k as isize);
-        // SAFETY: C is `m x n` (checked) and borrowed mutably for this call; each block writes
-        // only its own columns j0..j1 of every row.
-        unsafe { T::gemm_uninit_block(m, k, j1 - j0, a, b, c_start.ptr().add(j0), n) };
-    });
-    #[cfg(test)]
-    tests::COLUMN_SPLITS.with(|r| r.set(r.get() + 1));
-    true
-}
-
-/// `y = x W^T (+ b)` for `x` `[rows, k]` (any leading shape, flattened), `w` `[n, k]` and `b`
-/// `[n]`, into a fresh `[.., n]` tensor: one GEMM (W^T as strides) and the bias added to each row
-/// in place while the row is in cache. Shapes are checked by the caller.
-pub(crate) fn linear_forward<T: Float>(
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    b: Option<&Tensor<T>>,
-) -> Tensor<T> {
-    let (n, k) = (w.shape()[0], w.shape()[1]);
-    // The leading axes flattened (not `numel / k`, which is wrong for k = 0).
-    let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
-    let mut out_shape = copy_shape(x.shape());
-    *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
-    // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
-    let mut out = unsafe {
-        written_by(rows * n, |c| {
-            let a = (x.data(), k as isize, 1);
-            // A weight multiplied again within the step (packed once, `packed::try_gemm`),
-            // then W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
-            let reused = w
-                .shared_buffer()
-                .is_some_and(|b| super::packed::try_gemm(rows, k, n, a, b, (1, k as isize), c));
-            if !reused
-                && !super::packed::try_gemm_wt(rows, k, n, a, w.data(), c)
-                && !try_split_by_weight_rows(rows, k, n, a, w.data(), c)
-            {
-                gemm_into(rows, k, n, a, (w.data(), 1, k as isize), c)
-            }
-        })
-    };
-    if let Some(b) = b.filter(|_| n > 0) {
-        let buf = unique_mut(&mut out);
-        // A bias `[n]` on every row, or an addend of the output's shape.
-        let width = if b.ndim() == 1 { n } else { buf.len().max(1) };
-        crate::vectorized(
-            #[inline(always)]
-            || {
-                for row in buf.chunks_mut(width) {
-                    row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
-                }
-            },
-        );
-    }
-    Tensor::from_parts(out_shape, out)
-}
-
 /// Batched matrix product on the last two axes with broadcast batch axes:
 /// `C[..] = op(A[..]) op(B[..])` where `op` transposes when the flag is set.
 /// Panics (naming `matmul` and both shapes) on inner-dimension or batch mismatches.
@@ -629,11 +539,6 @@ pub(crate) fn batched_matmul<T: Float>(
 mod tests {
     use super::*;
 
-    thread_local! {
-        /// Products split by columns (`try_split_by_weight_rows`) on this thread.
-        pub(super) static COLUMN_SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
     fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
         Tensor::from_vec(v.to_vec(), s).expect("the data fits the shape")
     }
@@ -652,53 +557,6 @@ mod tests {
             }
         }
         c
-    }
-
-    #[test]
-    fn linear_split_by_weight_rows_lands_every_column_in_its_place() {
-        fn check<T: Float>(m: usize, k: usize, n: usize) {
-            let x = Tensor::<f64>::randn(&[m, k], 1);
-            let w = Tensor::<f64>::randn(&[n, k], 2);
-            let b = Tensor::<f64>::randn(&[n], 3);
-            let before = COLUMN_SPLITS.with(std::cell::Cell::get);
-            let y = linear_forward(&x.cast::<T>(), &w.cast::<T>(), Some(&b.cast::<T>()));
-            let split = COLUMN_SPLITS.with(std::cell::Cell::get) - before;
-            // Split by columns wherever a second thread exists and neither the W^T kernel
-            // (f32 with AVX-512) nor, in a row block, the dot products (f32 on AVX2 without
-            // AVX-512) take the product.
-            let rows = m.div_ceil(2).next_multiple_of(16);
-            let f32_wt =
-                T::DTYPE == crate::DType::F32 && super::super::packed::kernel512_runs_here();
-            let expected = crate::hot_pool::width() >= 2
-                && !f32_wt
-                && !super::super::dot_gemm::takes::<T>(rows, k, n);
-            assert_eq!(split == 1, expected, "[{m}, {k}] x [{n}, {k}]^T");
-            let want = x
-                .matmul(&w.permute(&[1, 0]))
-                .zip_map(&b, "test", |p, b| p + b);
-            let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
-            let tol = if T::DTYPE == crate::DType::F64 {
-                1e-10
-            } else {
-                1e-3
-            };
-            assert!(err < tol, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
-        }
-        // Above GEMM_PARALLEL_MKN with more weight rows than input rows; n a multiple of the
-        // 16-column blocks and not; k not a multiple of a vector.
-        for (m, k, n) in [(64, 300, 200), (50, 257, 1001), (49, 784, 128)] {
-            assert!(m * k * n >= GEMM_PARALLEL_MKN && n > m && m > super::super::packed::MAX_ROWS);
-            check::<f64>(m, k, n);
-            check::<f32>(m, k, n);
-        }
-        // More input rows than weight rows: split by rows as before.
-        let before = COLUMN_SPLITS.with(std::cell::Cell::get);
-        let _ = linear_forward(
-            &Tensor::<f64>::randn(&[300, 300], 4),
-            &Tensor::<f64>::randn(&[200, 300], 5),
-            None,
-        );
-        assert_eq!(COLUMN_SPLITS.with(std::cell::Cell::get), before);
     }
 
     #[test]

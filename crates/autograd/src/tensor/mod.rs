@@ -4,6 +4,7 @@ mod buffer;
 mod dot_gemm;
 mod index;
 pub(crate) mod kernels;
+mod linear;
 pub(crate) mod packed;
 pub(crate) mod pool;
 pub(crate) mod product;

@@ -15,6 +15,8 @@
 //!
 //! Small products (at most [`SMALL_MKN`] multiply-adds, B with contiguous rows) use the same
 //! kernel with no packing at all ([`try_small_gemm`]): it reads A and B's rows where they are.
+//! A layer's `x W^T` on CPUs with AVX-512 packs W's rows transposed unit by unit
+//! (`packed/wt.rs`); packed panels live in cache-line-aligned storage (`packed/lines.rs`).
 //!
 //! Why the cache is sound: an entry holds a `Weak` to the operand's buffer, so the buffer cannot
 //! be freed and its address reused while the entry lives, and no `Arc::get_mut` can succeed on
@@ -34,6 +36,11 @@ use crate::tensor::kernels::RowsPtr;
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel512;
+mod lines;
+mod wt;
+
+use lines::Lines;
+pub(crate) use wt::try_gemm_wt;
 
 /// Products with more rows than this run the general GEMM (it packs the left operand too and
 /// amortises its packing over the rows).
@@ -306,116 +313,6 @@ fn with_rows_of_b<T: Float>(
     })
 }
 
-/// Largest A (`m k` elements: 512 KiB of f32) for [`try_gemm_wt`]: every unit of 32 columns
-/// reads all of A, which must stay in the core's L2 cache.
-pub(crate) const WT_MAX_A: usize = 1 << 17;
-
-thread_local! {
-    /// The two panels of W^T a unit of [`try_gemm_wt`] packs (reused from call to call).
-    static WT_PANELS: RefCell<Lines> = const { RefCell::new(Lines::new()) };
-}
-
-/// `C = A W^T` for a row-major `W` `[n, k]` and an `A` with contiguous rows (the forward of
-/// `linear`, `x W^T`), f32 on CPUs with AVX-512, A of at most [`WT_MAX_A`] elements.
-///
-/// The columns of C are cut into units of two 16-column panels (32 rows of W). A unit packs
-/// its rows of W transposed into this thread's scratch (`kernel512::pack_transposed`, 16 x 16
-/// register transposes) and multiplies all of A by them with the AVX-512 kernel. Nothing is
-/// packed twice, and A is read where it is. A product of at least 2^20 multiply-adds is spread
-/// over the threads with `hot_pool::run_units`: each thread runs its own contiguous share of
-/// the units (the same rows of W from step to step, the rows whose gradient it computes and
-/// that it updates) and then takes what is left of the others' shares, so a virtual CPU the
-/// host slows down does not hold the product up.
-///
-/// Measured on an Intel Xeon with AVX-512 at `[64, 784] x [128, 784]^T` (W2's first layer):
-/// 91 us against 109 us for `matrixmultiply`, which packs both operands, `W^T` by a strided
-/// gather (`docs/performance.md`). Returns `false` without writing anything when the path does not
-/// apply; the caller runs the general GEMM.
-pub(crate) fn try_gemm_wt<T: Float>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (&[T], isize, isize),
-    w: &[T],
-    c: &mut [MaybeUninit<T>],
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if TypeId::of::<T>() != TypeId::of::<f32>()
-            || m == 0
-            || k == 0
-            || n == 0
-            || m * k > WT_MAX_A
-            || a.2 != 1
-            || a.1 < k as isize
-            || !kernel512_runs_here()
-        {
-            return false;
-        }
-        let ars = a.1 as usize;
-        let (a, w, c) = (as_f32(a.0), as_f32(w), as_f32_out(c));
-        assert!(
-            (m - 1) * ars + k <= a.len() && n * k <= w.len() && c.len() == m * n,
-            "internal: gemm with W^T: an operand is out of bounds"
-        );
-        let c_start = RowsPtr::new(c.as_mut_ptr() as *mut f32);
-        let unit = |u: usize| {
-            let j0 = u * 2 * NR;
-            let cols = (2 * NR).min(n - j0);
-            let panels = cols.div_ceil(NR);
-            WT_PANELS.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                scratch.resize(2 * NR * k);
-                for q in 0..panels {
-                    let rows = NR.min(cols - q * NR);
-                    // SAFETY: AVX-512F (checked); rows j0 + 16 q .. + rows of W exist (`n k`
-                    // values, asserted), and the scratch holds two panels of `16 k`.
-                    unsafe {
-                        kernel512::pack_transposed(
-                            w[(j0 + q * NR) * k..].as_ptr(),
-                            k,
-                            k,
-                            rows,
-                            &mut scratch.as_mut_slice()[q * NR * k..],
-                        )
-                    };
-                }
-                let rhs = Rhs::Panels(&scratch.as_slice()[..panels * NR * k]);
-                // SAFETY: AVX-512F; A holds `m x k` at `(ars, 1)` (asserted), the panels
-                // `k x cols`; C is `m x n` (asserted) and borrowed mutably for this call, and
-                // this unit writes only its columns j0..j0 + cols of every row.
-                unsafe {
-                    kernel512::gemm(
-                        m,
-                        k,
-                        cols,
-                        a,
-                        (ars, 1),
-                        rhs,
-                        kernel::Init::Zero,
-                        (c_start.ptr().add(j0), n),
-                        0..panels,
-                    )
-                };
-            });
-        };
-        let units = n.div_ceil(2 * NR);
-        if m * k * n >= crate::tensor::kernels::GEMM_PARALLEL_MKN {
-            crate::hot_pool::run_units(units, &unit);
-        } else {
-            (0..units).for_each(unit);
-        }
-        #[cfg(test)]
-        tests::WT_RUNS.with(|r| r.set(r.get() + 1));
-        true
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (m, k, n, a, w, c);
-        false
-    }
-}
-
 /// Whether this CPU runs the AVX-512 kernel (and with it [`try_gemm_wt`]).
 pub(crate) fn kernel512_runs_here() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -427,46 +324,6 @@ pub(crate) fn kernel512_runs_here() -> bool {
 /// Whether this CPU has AVX2 and FMA (the kernels here and in `dot_gemm.rs` need both).
 pub(super) fn simd_kernels_available() -> bool {
     kernel::available()
-}
-
-/// A cache line of 16 f32, aligned to 64 bytes.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([f32; NR]);
-
-/// f32 values starting on a 64-byte boundary, for packed panels: each panel row is one cache
-/// line, so the kernels' 16-lane loads never span two. (A `Vec<f32>` is only 16-byte aligned;
-/// with such panels W4 was 3 % slower in one layout of the heap, `docs/performance.md`.)
-pub(super) struct Lines {
-    lines: Vec<Line>,
-    len: usize,
-}
-
-impl Lines {
-    pub(super) const fn new() -> Self {
-        Lines {
-            lines: Vec::new(),
-            len: 0,
-        }
-    }
-
-    /// Sets the length to `len` values. Values below the old length keep theirs; the others
-    /// are zero, or what an earlier, longer use left there (callers write every value).
-    fn resize(&mut self, len: usize) {
-        self.lines.resize(len.div_ceil(NR), Line([0.0; NR]));
-        self.len = len;
-    }
-
-    pub(super) fn as_slice(&self) -> &[f32] {
-        // SAFETY: `lines` holds `lines.len() * 16 >= len` initialised f32 (a `Line` is 16 f32
-        // with no padding: `repr(C)`, 64 bytes, aligned to 64).
-        unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const f32, self.len) }
-    }
-
-    fn as_mut_slice(&mut self) -> &mut [f32] {
-        // SAFETY: as in `as_slice`, borrowed mutably.
-        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr() as *mut f32, self.len) }
-    }
 }
 
 /// B (`k x n`) as the kernel reads it.
@@ -542,15 +399,13 @@ mod tests {
         pub(super) static ADD_RUNS: Cell<usize> = const { Cell::new(0) };
         /// Packed products split by panels across threads, on this thread.
         pub(super) static SPLIT_RUNS: Cell<usize> = const { Cell::new(0) };
-        /// Products `A W^T` run by `try_gemm_wt`, on this thread.
-        pub(super) static WT_RUNS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn runs() -> usize {
         RUNS.with(Cell::get)
     }
 
-    fn filled(shape: &[usize], seed: usize) -> Tensor<f32> {
+    pub(super) fn filled(shape: &[usize], seed: usize) -> Tensor<f32> {
         let n: usize = shape.iter().product();
         let v = (0..n)
             .map(|i| ((i * 7 + seed * 13) % 23) as f32 / 11.0 - 1.0)
@@ -652,103 +507,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn products_with_w_transposed_cover_every_unit_panel_and_tile() {
-        use std::mem::MaybeUninit;
-        if !super::kernel512_runs_here() {
-            return;
-        }
-        let wt_runs = || WT_RUNS.with(Cell::get);
-        // Row counts through every tile height (8, 4, 2, 1) and mixes; column counts through a
-        // narrow panel, one panel, a unit of two, a unit and a narrow panel; k below, at and
-        // over 16 (the transposes' width); A's rows `k + 5` apart. The last shape is above
-        // 2^20 multiply-adds, so its units are spread over the threads.
-        let mut shapes = Vec::new();
-        for m in [1, 3, 8, 15] {
-            for n in [1, 15, 16, 17, 32, 33, 70] {
-                for k in [1, 15, 16, 17, 40] {
-                    shapes.push((m, k, n));
-                }
-            }
-        }
-        shapes.push((64, 300, 200));
-        for (m, k, n) in shapes {
-            let lda = k + 5;
-            let a = filled(&[m * lda], m + k);
-            let w = filled(&[n * k], n);
-            let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
-            let before = wt_runs();
-            assert!(super::try_gemm_wt(
-                m,
-                k,
-                n,
-                (a.data(), lda as isize, 1),
-                w.data(),
-                &mut c
-            ));
-            assert_eq!(wt_runs(), before + 1);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: f64 = (0..k)
-                        .map(|p| f64::from(a.data()[i * lda + p]) * f64::from(w.data()[j * k + p]))
-                        .sum();
-                    // SAFETY: the product wrote every element (checked here).
-                    let got = f64::from(unsafe { c[i * n + j].assume_init() });
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "m {m} k {k} n {n}: C[{i}, {j}] = {got}, want {want}"
-                    );
-                }
-            }
-        }
-        // f64, A with a column stride, or A over WT_MAX_A: the caller's GEMM.
-        let mut c = vec![MaybeUninit::new(0.0f32); 4 * 4];
-        let a = filled(&[64], 1);
-        assert!(!super::try_gemm_wt(
-            4,
-            4,
-            4,
-            (a.data(), 1, 4),
-            a.data(),
-            &mut c
-        ));
-        let big = filled(&[super::WT_MAX_A + 1], 2);
-        let mut c = vec![MaybeUninit::new(0.0f32); super::WT_MAX_A + 1];
-        assert!(!super::try_gemm_wt(
-            super::WT_MAX_A + 1,
-            1,
-            1,
-            (big.data(), 1, 1),
-            big.data(),
-            &mut c
-        ));
-        let a64 = vec![0.0f64; 16];
-        let mut c64 = vec![MaybeUninit::new(0.0f64); 16];
-        assert!(!super::try_gemm_wt(
-            4,
-            4,
-            4,
-            (&a64[..], 4, 1),
-            &a64,
-            &mut c64
-        ));
-    }
-
-    #[test]
-    fn packed_panels_start_on_a_cache_line_and_keep_their_values_when_grown() {
-        for len in [1, 16, 17, 1000, 70_000] {
-            let b: Vec<f32> = (0..len).map(|i| i as f32).collect();
-            let mut p = super::pack(&b, len, 1, 1, 1);
-            assert_eq!(p.as_slice().as_ptr() as usize % 64, 0, "{len} values");
-            assert_eq!(p.as_slice().len(), len * 16);
-            assert_eq!(p.as_slice()[(len - 1) * 16], (len - 1) as f32);
-            p.resize(len * 16 + 5);
-            assert_eq!(p.as_slice().as_ptr() as usize % 64, 0);
-            assert_eq!(p.as_slice()[(len - 1) * 16], (len - 1) as f32);
-            assert_eq!(p.as_slice()[len * 16 + 4], 0.0);
         }
     }
 
