@@ -14,7 +14,7 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -78,9 +78,18 @@ fn pool() -> &'static Pool {
     })
 }
 
-/// The number of blocks [`run_blocks`] runs at once: the caller and the helpers.
+/// The most threads that take part, from `set_thread_limit` (no limit until it is called).
+static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Sets [`LIMIT`] (`n >= 1`, checked by the caller).
+pub(crate) fn set_limit(n: usize) {
+    LIMIT.store(n, Ordering::Relaxed);
+}
+
+/// The number of blocks [`run_blocks`] runs at once: the caller and the helpers, at most the
+/// limit set by `set_thread_limit`.
 pub(crate) fn width() -> usize {
-    pool().helpers.len() + 1
+    (pool().helpers.len() + 1).min(LIMIT.load(Ordering::Relaxed))
 }
 
 /// Runs `f(0)`, ..., `f(blocks - 1)`: block 0 on the calling thread, the others on helpers, and

@@ -48,4 +48,4 @@ pub use operand::Operand;
 pub use simd::vectorized;
 pub use tape::{Tape, Var};
 pub use tensor::{IndexTensor, Shape, Tensor};
-pub use threads::{num_threads, set_num_threads, split_mut};
+pub use threads::{num_threads, set_num_threads, set_thread_limit, split_mut};

@@ -61,6 +61,33 @@ pub fn set_num_threads(n: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Lets at most `n` threads take part in the work from now on (1: everything on the calling
+/// thread), without changing the pool: unlike [`set_num_threads`] it can be called at any time
+/// and as often as wanted, as PyTorch's `torch.set_num_threads` can. A limit above the pool's
+/// size ([`num_threads`]) uses the whole pool; the threads left out park after their spin.
+///
+/// The splits only change where work runs, never the arithmetic: results are the same bits
+/// under any limit. One use is comparing one and two threads step by step in one process,
+/// where both see the same load from the rest of the machine (`docs/performance.md`).
+///
+/// # Errors
+/// [`Error::InvalidConfig`] if `n` is 0 (`set_thread_limit: n must be at least 1, got 0`).
+///
+/// ```
+/// wengert_autograd::set_thread_limit(1).expect("n >= 1");
+/// // ... work on one thread ...
+/// wengert_autograd::set_thread_limit(usize::MAX).expect("n >= 1"); // the whole pool again
+/// ```
+pub fn set_thread_limit(n: usize) -> Result<(), Error> {
+    if n == 0 {
+        return Err(Error::InvalidConfig {
+            message: "set_thread_limit: n must be at least 1, got 0".into(),
+        });
+    }
+    crate::hot_pool::set_limit(n);
+    Ok(())
+}
+
 /// The number of threads in rayon's global pool (building it with the default size, the number
 /// of logical CPUs, if no parallel work or [`set_num_threads`] has built it yet).
 pub fn num_threads() -> usize {

@@ -11,7 +11,7 @@
 //! First-order backward runs one fused pass per op on tensors; under `Tape::grad`
 //! (`create_graph`) the same derivative is recorded from primitive ops, so every order works.
 
-use crate::tensor::kernels::{Filler, fresh, unique_mut, zeroed};
+use crate::tensor::kernels::{Filler, RowsPtr, fresh_rows, split_batch, unique_mut, zeroed};
 use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var, vectorized};
 
@@ -23,22 +23,27 @@ fn sigmoid<T: Float>(x: T) -> T {
     half + half * (x * half).tanh()
 }
 
+/// Tensors of at least this many elements are written by rows on all threads: each thread the
+/// batch rows that the step's products gave it (`kernels::split_batch`), so the gate math reads
+/// what the same core wrote (W4's `[32, 128]` and `[32, 512]`).
+const SPLIT_ELEMENTS: usize = 4096;
+
 /// A fresh `[rows, width]`-shaped tensor written row by row by `f(out, row_index)`, each call
 /// writing one row of `width` elements through `out`, the loop compiled for the CPU's widest
-/// vectors ([`vectorized`]).
+/// vectors ([`vectorized`]); the rows split across threads from [`SPLIT_ELEMENTS`].
 fn by_rows<T: Float>(
     shape: &[usize],
     width: usize,
-    mut f: impl FnMut(&mut Filler<'_, T>, usize),
+    f: impl Fn(&mut Filler<'_, T>, usize) + Sync,
 ) -> Tensor<T> {
     let n: usize = shape.iter().product();
     let rows = n.checked_div(width).unwrap_or(0);
-    let out = fresh(n, |out| {
+    let out = fresh_rows(rows, width, n >= SPLIT_ELEMENTS, &|out, r0, r1| {
         // A `for` loop, not `for_each`: `fold` over the rows is not inlined into the dispatch.
         vectorized(
             #[inline(always)]
             || {
-                for r in 0..rows {
+                for r in r0..r1 {
                     f(out, r);
                 }
             },
@@ -248,24 +253,42 @@ impl<T: Float> Op<T> for LstmHidden {
         let (yv, cv, gv) = (y.value(), c.value(), g.value());
         let mut dy = zeroed(yv.numel());
         let mut dc = zeroed(cv.numel());
-        let rows = unique_mut(&mut dy)
-            .chunks_mut(4 * h)
-            .zip(unique_mut(&mut dc).chunks_mut(h))
-            .zip(yv.data().chunks(4 * h))
-            .zip(cv.data().chunks(h).zip(gv.data().chunks(h)));
-        vectorized(
-            #[inline(always)]
-            || {
-                for (((dy, dc), y), (c, g)) in rows {
-                    let outs = dy[3 * h..].iter_mut().zip(dc.iter_mut());
-                    for ((dy, dc), ((&o, &c), &g)) in outs.zip(y[3 * h..].iter().zip(c).zip(g)) {
-                        let tc = c.tanh();
-                        *dy = g * tc;
-                        *dc = g * o * (T::ONE - tc * tc);
-                    }
-                }
-            },
+        let (dyp, dcp) = (
+            RowsPtr::new(unique_mut(&mut dy).as_mut_ptr()),
+            RowsPtr::new(unique_mut(&mut dc).as_mut_ptr()),
         );
+        let block = |r0: usize, r1: usize| {
+            // SAFETY: `split_batch` hands out disjoint row ranges of the two fresh buffers
+            // (`[B, 4H]` and `[B, H]`), which nothing else reads or writes until it returns.
+            let (dy, dc) = unsafe { (dyp.rows(r0, r1, 4 * h), dcp.rows(r0, r1, h)) };
+            let rows = dy.chunks_mut(4 * h).zip(dc.chunks_mut(h)).zip(
+                yv.data()[4 * h * r0..4 * h * r1].chunks(4 * h).zip(
+                    cv.data()[h * r0..h * r1]
+                        .chunks(h)
+                        .zip(gv.data()[h * r0..].chunks(h)),
+                ),
+            );
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ((dy, dc), (y, (c, g))) in rows {
+                        let outs = dy[3 * h..].iter_mut().zip(dc.iter_mut());
+                        for ((dy, dc), ((&o, &c), &g)) in outs.zip(y[3 * h..].iter().zip(c).zip(g))
+                        {
+                            let tc = c.tanh();
+                            *dy = g * tc;
+                            *dc = g * o * (T::ONE - tc * tc);
+                        }
+                    }
+                },
+            );
+        };
+        let rows = cv.shape()[0];
+        if yv.numel() >= SPLIT_ELEMENTS {
+            split_batch(rows, &block);
+        } else {
+            block(0, rows);
+        }
         let dy = cx
             .needs_grad(0)
             .then(|| Tensor::from_parts(copy_shape(yv.shape()), dy).into());

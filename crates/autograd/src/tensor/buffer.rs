@@ -83,6 +83,50 @@ impl<T: Float> Filler<'_, T> {
     }
 }
 
+/// As [`fresh`] for a `[rows, width]` buffer, by row ranges: `fill(out, r0, r1)` writes rows
+/// `r0..r1` front to back through `out`; with `split` the ranges are those of
+/// `kernels::split_batch` (one per thread), else `0..rows` on this thread.
+///
+/// # Panics
+/// If `fill` does not write exactly its rows' elements (a bug in the kernel).
+#[track_caller]
+pub(crate) fn fresh_rows<T: Float>(
+    rows: usize,
+    width: usize,
+    split: bool,
+    fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
+) -> Arc<[T]> {
+    let n = rows * width;
+    // SAFETY: each range's filler writes all of its `(r1 - r0) width` elements or panics (the
+    // assert below), the ranges cover `0..rows`, and a panic in any range reaches the caller
+    // before `written_by` returns, so every element is written when it does.
+    unsafe {
+        written_by(n, |buf| {
+            let start = super::kernels::RowsPtr::new(buf.as_mut_ptr());
+            let block = |r0: usize, r1: usize| {
+                // SAFETY: the ranges are disjoint rows of the `rows x width` buffer, borrowed
+                // mutably for this call.
+                let mut filler = Filler {
+                    buf: start.rows(r0, r1, width),
+                    done: 0,
+                };
+                fill(&mut filler, r0, r1);
+                let len = filler.buf.len();
+                assert!(
+                    filler.done == len,
+                    "internal: a kernel left {} of {len} elements unwritten",
+                    len - filler.done
+                );
+            };
+            if split {
+                super::kernels::split_batch(rows, &block);
+            } else {
+                block(0, rows);
+            }
+        })
+    }
+}
+
 /// A fresh buffer of `n` copies of `value`: a recycled one from this thread's cache
 /// (`pool.rs`) when a large buffer of that length is there, else a new allocation, written in
 /// one pass (collecting `repeat_n(value, n)` into an `Arc<[T]>` writes element by element

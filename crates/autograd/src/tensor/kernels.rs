@@ -12,7 +12,7 @@ use super::shape::{
 use crate::Float;
 
 use super::buffer::written_by;
-pub(crate) use super::buffer::{Filler, copied, filled, fresh, unique_mut, zeroed};
+pub(crate) use super::buffer::{Filler, copied, filled, fresh, fresh_rows, unique_mut, zeroed};
 pub(crate) use super::linear::linear_forward;
 
 /// Element count above which elementwise kernels split their work across threads.
@@ -429,6 +429,31 @@ pub(crate) fn split_rows(m: usize, k: usize, n: usize, block: &(dyn Fn(usize, us
     let rows = m.div_ceil(threads).next_multiple_of(16);
     let blocks = m.div_ceil(rows);
     crate::hot_pool::run_blocks(blocks, &|i| block(i * rows, ((i + 1) * rows).min(m)));
+}
+
+/// The fewest rows [`split_batch`] splits: one 8-row tile of the packed kernel per thread.
+pub(crate) const BATCH_SPLIT_ROWS: usize = 16;
+
+/// Calls `block(r0, r1)` for row ranges covering `0..rows` of a batch: with more than one
+/// thread and at least [`BATCH_SPLIT_ROWS`] rows, one contiguous range per thread (a multiple of
+/// 8 rows; the first on the calling thread, the others on the helpers of `hot_pool.rs`), else
+/// one range here. The caller decides whether the work is worth a split.
+///
+/// Why one partition for many ops: the ops of a recurrent step (its products, the bias added
+/// onto them, the gate math, and their backward) all split their rows this way, so each thread
+/// reads the rows it wrote itself the op before. Split some other way, every op pulled the
+/// other core's rows across (about 9 us for a `[32, 512]` f32 tensor on the machine of
+/// `docs/performance.md`), as long as the work it shared.
+pub(crate) fn split_batch(rows: usize, block: &(dyn Fn(usize, usize) + Sync)) {
+    let threads = crate::hot_pool::width();
+    if threads < 2 || rows < BATCH_SPLIT_ROWS {
+        block(0, rows);
+        return;
+    }
+    let per = rows.div_ceil(threads).next_multiple_of(8);
+    crate::hot_pool::run_blocks(rows.div_ceil(per), &|i| {
+        block(i * per, ((i + 1) * per).min(rows))
+    });
 }
 
 /// `C = A B` where B is the view `(brs, bcs)` of `b`'s elements: through the packed-operand

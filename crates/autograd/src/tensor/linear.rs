@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 
 use super::Tensor;
 use super::buffer::{unique_mut, written_by};
-use super::kernels::{GEMM_PARALLEL_MKN, RowsPtr, gemm_into};
+use super::kernels::{BATCH_SPLIT_ROWS, GEMM_PARALLEL_MKN, RowsPtr, gemm_into, split_batch};
 use super::shape::copy_shape;
 use crate::Float;
 
@@ -68,6 +68,7 @@ pub(crate) fn linear_forward<T: Float>(
     let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
+    let mut by_batch_rows = false;
     // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
     let mut out = unsafe {
         written_by(rows * n, |c| {
@@ -77,6 +78,9 @@ pub(crate) fn linear_forward<T: Float>(
             let reused = w
                 .shared_buffer()
                 .is_some_and(|b| super::packed::try_gemm(rows, k, n, a, b, (1, k as isize), c));
+            // The packed path splits a large product by batch rows (`split_batch`); the bias
+            // then goes onto each row on the thread that wrote it.
+            by_batch_rows = reused && rows >= BATCH_SPLIT_ROWS && rows * k * n >= GEMM_PARALLEL_MKN;
             if !reused
                 && !super::packed::try_gemm_wt(rows, k, n, a, w.data(), c)
                 && !try_split_by_weight_rows(rows, k, n, a, w.data(), c)
@@ -87,16 +91,31 @@ pub(crate) fn linear_forward<T: Float>(
     };
     if let Some(b) = b.filter(|_| n > 0) {
         let buf = unique_mut(&mut out);
-        // A bias `[n]` on every row, or an addend of the output's shape.
-        let width = if b.ndim() == 1 { n } else { buf.len().max(1) };
-        crate::vectorized(
-            #[inline(always)]
-            || {
-                for row in buf.chunks_mut(width) {
-                    row.iter_mut().zip(b.data()).for_each(|(y, &b)| *y += b);
-                }
-            },
-        );
+        // A bias `[n]` on every row, or an addend of the output's shape (row r at `r n`).
+        let per_row = b.ndim() > 1;
+        let add = |rows: &mut [T], r0: usize| {
+            crate::vectorized(
+                #[inline(always)]
+                || {
+                    for (r, row) in rows.chunks_mut(n).enumerate() {
+                        let b = if per_row {
+                            &b.data()[(r0 + r) * n..][..n]
+                        } else {
+                            b.data()
+                        };
+                        row.iter_mut().zip(b).for_each(|(y, &b)| *y += b);
+                    }
+                },
+            )
+        };
+        if by_batch_rows {
+            let start = RowsPtr::new(buf.as_mut_ptr());
+            // SAFETY: `split_batch` hands out disjoint row ranges of the `rows x n` output,
+            // which is borrowed mutably for this call.
+            split_batch(rows, &|r0, r1| add(unsafe { start.rows(r0, r1, n) }, r0));
+        } else {
+            add(buf, 0);
+        }
     }
     Tensor::from_parts(out_shape, out)
 }

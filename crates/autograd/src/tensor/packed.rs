@@ -31,15 +31,16 @@ use std::mem::MaybeUninit;
 use std::sync::{Arc, Weak};
 
 use crate::Float;
-use crate::tensor::kernels::RowsPtr;
 
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel512;
 mod lines;
+mod split;
 mod wt;
 
 use lines::Lines;
+use split::split_panels;
 pub(crate) use wt::try_gemm_wt;
 
 /// Products with more rows than this run the general GEMM (it packs the left operand too and
@@ -140,38 +141,6 @@ pub(crate) fn try_gemm<T: Float>(
         tests::RUNS.with(|r| r.set(r.get() + 1));
         true
     })
-}
-
-/// `C = A B` from B's packed panels, the panels split across threads (each thread writes its
-/// own columns of C) when the product has at least 2^20 multiply-adds and more than one thread
-/// is set: an LSTM's recurrent products have 32 rows, too few to split by rows (`h W_hh^T` at
-/// H = 128 has 32 panels, `g W_hh` 8).
-fn split_panels(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    ars: usize,
-    panels: &[f32],
-    c: &mut [MaybeUninit<f32>],
-) {
-    let count = n.div_ceil(NR);
-    let threads = crate::hot_pool::width();
-    if threads < 2 || count < 2 || m * k * n < crate::tensor::kernels::GEMM_PARALLEL_MKN {
-        kernel::gemm(m, k, n, a, (ars, 1), Rhs::Panels(panels), c);
-        return;
-    }
-    assert_eq!(c.len(), m * n, "internal: packed gemm: C out of bounds");
-    let per = count.div_ceil(threads);
-    let cp = RowsPtr::new(c.as_mut_ptr() as *mut f32);
-    crate::hot_pool::run_blocks(count.div_ceil(per), &|i| {
-        let mine = i * per..((i + 1) * per).min(count);
-        // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call; each
-        // block writes only the columns of its own panels.
-        unsafe { kernel::gemm_panels((m, k, n), a, (ars, 1), panels, cp.ptr(), mine) };
-    });
-    #[cfg(test)]
-    tests::SPLIT_RUNS.with(|r| r.set(r.get() + 1));
 }
 
 /// `s` as `&[f32]`, for `T = f32` (checked by the caller).
@@ -666,11 +635,18 @@ mod tests {
     }
 
     #[test]
-    fn large_packed_products_split_their_panels_across_threads() {
+    fn large_packed_products_split_across_threads_by_rows_or_panels() {
         super::clear();
         let split_runs = || SPLIT_RUNS.with(Cell::get);
-        // [32, 128] x [512, 128]^T: an LSTM's h W_hh^T, 2^21 multiply-adds; then one of 2^18
-        for (rows, k, n, split) in [(32, 128, 512, true), (32, 128, 128, false)] {
+        // [32, 128] x [512, 128]^T: an LSTM's h W_hh^T, 2^21 multiply-adds, split by rows (and
+        // 40 rows: blocks of 24 and 16); 8 rows, split by panels; then one of 2^18, not split.
+        let cases = [
+            (32, 128, 512, true),
+            (40, 128, 512, true),
+            (8, 256, 512, true),
+            (32, 128, 128, false),
+        ];
+        for (rows, k, n, split) in cases {
             let (x, w) = (filled(&[rows, k], 5), filled(&[n, k], 6));
             let _ = linear_forward(&x, &w, None);
             let before = split_runs();
