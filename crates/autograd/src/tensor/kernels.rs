@@ -469,7 +469,7 @@ fn gemm_reused_rhs<T: Float>(
     c: &mut [MaybeUninit<T>],
 ) {
     if let Some(buffer) = b.shared_buffer()
-        && super::packed::try_gemm(m, k, n, a, buffer, (brs, bcs), c)
+        && super::packed::try_gemm(m, k, n, a, buffer, (brs, bcs), c, None)
     {
         return;
     }

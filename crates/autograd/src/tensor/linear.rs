@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 
 use super::Tensor;
 use super::buffer::{unique_mut, written_by};
-use super::kernels::{BATCH_SPLIT_ROWS, GEMM_PARALLEL_MKN, RowsPtr, gemm_into, split_batch};
+use super::kernels::{GEMM_PARALLEL_MKN, RowsPtr, gemm_into};
 use super::shape::copy_shape;
 use crate::Float;
 
@@ -68,54 +68,57 @@ pub(crate) fn linear_forward<T: Float>(
     let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
-    let mut by_batch_rows = false;
-    // SAFETY: `gemm_into` initialises all `rows x n` elements of its output.
-    let mut out = unsafe {
-        written_by(rows * n, |c| {
-            let a = (x.data(), k as isize, 1);
-            // A weight multiplied again within the step (packed once, `packed::try_gemm`),
-            // then W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
-            let reused = w
-                .shared_buffer()
-                .is_some_and(|b| super::packed::try_gemm(rows, k, n, a, b, (1, k as isize), c));
-            // The packed path splits a large product by batch rows (`split_batch`); the bias
-            // then goes onto each row on the thread that wrote it.
-            by_batch_rows = reused && rows >= BATCH_SPLIT_ROWS && rows * k * n >= GEMM_PARALLEL_MKN;
-            if !reused
-                && !super::packed::try_gemm_wt(rows, k, n, a, w.data(), c)
-                && !try_split_by_weight_rows(rows, k, n, a, w.data(), c)
-            {
-                gemm_into(rows, k, n, a, (w.data(), 1, k as isize), c)
-            }
-        })
-    };
-    if let Some(b) = b.filter(|_| n > 0) {
-        let buf = unique_mut(&mut out);
-        // A bias `[n]` on every row, or an addend of the output's shape (row r at `r n`).
+    let b = b.filter(|_| n > 0);
+    // A bias `[n]` on every row, or an addend of the output's shape (row r at `r n`), onto rows
+    // `r0..` of `out`.
+    let add = |out: &mut [T], r0: usize| {
+        let Some(b) = b else { return };
         let per_row = b.ndim() > 1;
-        let add = |rows: &mut [T], r0: usize| {
-            crate::vectorized(
-                #[inline(always)]
-                || {
-                    for (r, row) in rows.chunks_mut(n).enumerate() {
-                        let b = if per_row {
-                            &b.data()[(r0 + r) * n..][..n]
-                        } else {
-                            b.data()
-                        };
-                        row.iter_mut().zip(b).for_each(|(y, &b)| *y += b);
-                    }
-                },
-            )
+        crate::vectorized(
+            #[inline(always)]
+            || {
+                for (r, row) in out.chunks_mut(n).enumerate() {
+                    let b = if per_row {
+                        &b.data()[(r0 + r) * n..][..n]
+                    } else {
+                        b.data()
+                    };
+                    row.iter_mut().zip(b).for_each(|(y, &b)| *y += b);
+                }
+            },
+        )
+    };
+    // `C = x W^T` into the fresh output; whether the bias went on with it.
+    let product = |c: &mut [MaybeUninit<T>]| -> bool {
+        let a = (x.data(), k as isize, 1);
+        let start = RowsPtr::new(c.as_mut_ptr());
+        // The packed path adds the bias to each block of rows on the thread that wrote it.
+        let onto_rows = |r0: usize, r1: usize| {
+            // SAFETY: rows r0..r1 of the `rows x n` output are written (`try_gemm`'s `then`), so
+            // initialised (`MaybeUninit<T>` has `T`'s layout), and no other thread touches them.
+            let out = unsafe { &mut *(start.rows(r0, r1, n) as *mut [MaybeUninit<T>] as *mut [T]) };
+            add(out, r0);
         };
-        if by_batch_rows {
-            let start = RowsPtr::new(buf.as_mut_ptr());
-            // SAFETY: `split_batch` hands out disjoint row ranges of the `rows x n` output,
-            // which is borrowed mutably for this call.
-            split_batch(rows, &|r0, r1| add(unsafe { start.rows(r0, r1, n) }, r0));
-        } else {
-            add(buf, 0);
+        // A weight multiplied again within the step (packed once, `packed::try_gemm`), then
+        // W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
+        let view = (1, k as isize);
+        if w.shared_buffer()
+            .is_some_and(|w| super::packed::try_gemm(rows, k, n, a, w, view, c, Some(&onto_rows)))
+        {
+            return true;
         }
+        if !super::packed::try_gemm_wt(rows, k, n, a, w.data(), c)
+            && !try_split_by_weight_rows(rows, k, n, a, w.data(), c)
+        {
+            gemm_into(rows, k, n, a, (w.data(), 1, k as isize), c)
+        }
+        false
+    };
+    let mut added = false;
+    // SAFETY: every path of `product` initialises all `rows x n` elements of its output.
+    let mut out = unsafe { written_by(rows * n, |c| added = product(c)) };
+    if !added {
+        add(unique_mut(&mut out), 0);
     }
     Tensor::from_parts(out_shape, out)
 }
@@ -174,5 +177,34 @@ mod tests {
             None,
         );
         assert_eq!(COLUMN_SPLITS.with(std::cell::Cell::get), before);
+    }
+
+    #[test]
+    fn a_bias_or_addend_goes_onto_the_rows_of_a_packed_product_once() {
+        // [40, 128] x [512, 128]^T: packed from the second call, split by batch rows (blocks of
+        // 24 and 16 rows) with two threads; the bias and the addend go on in each block.
+        super::super::packed::clear();
+        let (m, k, n) = (40, 128, 512);
+        let x = Tensor::<f32>::randn(&[m, k], 7);
+        let w = Tensor::<f32>::randn(&[n, k], 8);
+        let bias = Tensor::<f32>::randn(&[n], 9);
+        let addend = Tensor::<f32>::randn(&[m, n], 10);
+        let product = x.cast::<f64>().matmul(&w.cast::<f64>().permute(&[1, 0]));
+        for _ in 0..3 {
+            for (b, want) in [
+                (
+                    &bias,
+                    product.zip_map(&bias.cast::<f64>(), "test", |p, b| p + b),
+                ),
+                (
+                    &addend,
+                    product.zip_map(&addend.cast::<f64>(), "test", |p, b| p + b),
+                ),
+            ] {
+                let y = linear_forward(&x, &w, Some(b));
+                let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
+                assert!(err < 1e-3, "off by {err}");
+            }
+        }
     }
 }

@@ -11,7 +11,8 @@ use crate::tensor::kernels::{BATCH_SPLIT_ROWS, RowsPtr, split_batch};
 /// multiply-adds and more than one thread is set: by rows of A and C when there are at least
 /// [`BATCH_SPLIT_ROWS`] (`kernels::split_batch`: each thread the batch rows it owns in the
 /// rest of a recurrent step, so A's rows are in its cache and C's stay there), otherwise by
-/// panels (each thread writes its own columns of C).
+/// panels (each thread writes its own columns of C). `then` as in `try_gemm`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn split_panels(
     m: usize,
     k: usize,
@@ -20,15 +21,22 @@ pub(super) fn split_panels(
     ars: usize,
     panels: &[f32],
     c: &mut [MaybeUninit<f32>],
+    then: Option<&(dyn Fn(usize, usize) + Sync)>,
 ) {
     let count = n.div_ceil(NR);
     let threads = crate::hot_pool::width();
     let by_rows = m >= BATCH_SPLIT_ROWS;
+    let then = |r0, r1| {
+        if let Some(then) = then {
+            then(r0, r1);
+        }
+    };
     if threads < 2
         || (count < 2 && !by_rows)
         || m * k * n < crate::tensor::kernels::GEMM_PARALLEL_MKN
     {
         kernel::gemm(m, k, n, a, (ars, 1), Rhs::Panels(panels), c);
+        then(0, m);
         return;
     }
     assert_eq!(c.len(), m * n, "internal: packed gemm: C out of bounds");
@@ -38,15 +46,9 @@ pub(super) fn split_panels(
             // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call;
             // `split_batch` hands out disjoint row ranges.
             let c = unsafe { cp.rows(r0, r1, n) };
-            kernel::gemm(
-                r1 - r0,
-                k,
-                n,
-                &a[r0 * ars..],
-                (ars, 1),
-                Rhs::Panels(panels),
-                c,
-            );
+            let a = &a[r0 * ars..];
+            kernel::gemm(r1 - r0, k, n, a, (ars, 1), Rhs::Panels(panels), c);
+            then(r0, r1);
         });
     } else {
         let per = count.div_ceil(threads);
@@ -56,6 +58,7 @@ pub(super) fn split_panels(
             // each block writes only the columns of its own panels.
             unsafe { kernel::gemm_panels((m, k, n), a, (ars, 1), panels, cp.ptr().cast(), mine) };
         });
+        then(0, m);
     }
     #[cfg(test)]
     super::tests::SPLIT_RUNS.with(|r| r.set(r.get() + 1));
