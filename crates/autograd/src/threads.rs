@@ -11,6 +11,11 @@
 //! weight's gradient also updates those rows and multiplies by them in the next forward pass,
 //! so a weight stays in one core's cache.
 //!
+//! A recurrent step's work (its products from a packed weight with at least 16 rows, the bias
+//! added onto them, the fused LSTM gate math) is split by batch rows instead, the same rows to
+//! the same thread on every op, so each thread reads what it wrote the op before.
+//! [`set_thread_limit`] lets fewer threads take part, at any time.
+//!
 //! Small work stays on the calling thread whatever the setting: elementwise kernels split only
 //! above 32,768 elements (`PARALLEL_THRESHOLD` in `tensor/kernels.rs`), and a product
 //! `[m, k] @ [k, n]` only when `m k n >= 2^20` and `m >= 32` (`GEMM_PARALLEL_MKN`), so a scalar
