@@ -71,9 +71,12 @@ pub fn set_num_threads(n: usize) -> Result<(), Error> {
 /// and as often as wanted, as PyTorch's `torch.set_num_threads` can. A limit above the pool's
 /// size ([`num_threads`]) uses the whole pool; the threads left out park after their spin.
 ///
-/// The splits only change where work runs, never the arithmetic: results are the same bits
-/// under any limit. One use is comparing one and two threads step by step in one process,
-/// where both see the same load from the rest of the machine (`docs/performance.md`).
+/// The splits divide outputs (rows, columns, ranges of elements), never a sum, so results are
+/// the same bits under any limit, with one exception: on a CPU with AVX2 but not AVX-512, an
+/// `f32` `x W^T` runs dot products where a thread's block has at most 128 rows and the general
+/// GEMM above, so such a product of 129-256 rows may differ in the last bits between one and
+/// two threads. One use is comparing one and two threads step by step in one process, where
+/// both see the same load from the rest of the machine (`docs/performance.md`).
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] if `n` is 0 (`set_thread_limit: n must be at least 1, got 0`).
