@@ -23,22 +23,27 @@ fn sigmoid<T: Float>(x: T) -> T {
     half + half * (x * half).tanh()
 }
 
-/// Tensors of at least this many elements are written by rows on all threads: each thread the
-/// batch rows that the step's products gave it (`kernels::split_batch`), so the gate math reads
-/// what the same core wrote (W4's `[32, 128]` and `[32, 512]`).
-const SPLIT_ELEMENTS: usize = 4096;
+/// Whether the three ops of a cell with state `[batch, hidden]` write their outputs by rows on
+/// all threads: from 4,096 cell-state elements (W4's `[32, 128]`), each thread the batch rows
+/// that the step's products gave it (`kernels::split_batch`), so the gate math reads what the
+/// same core wrote. One rule for every op of the cell, forward and backward, so that none of
+/// them hands its rows to the other core.
+fn splits(batch: usize, hidden: usize) -> bool {
+    batch * hidden >= 4096
+}
 
 /// A fresh `[rows, width]`-shaped tensor written row by row by `f(out, row_index)`, each call
 /// writing one row of `width` elements through `out`, the loop compiled for the CPU's widest
-/// vectors ([`vectorized`]); the rows split across threads from [`SPLIT_ELEMENTS`].
+/// vectors ([`vectorized`]); the rows split across threads when `split` ([`splits`]).
 fn by_rows<T: Float>(
     shape: &[usize],
     width: usize,
+    split: bool,
     f: impl Fn(&mut Filler<'_, T>, usize) + Sync,
 ) -> Tensor<T> {
     let n: usize = shape.iter().product();
     let rows = n.checked_div(width).unwrap_or(0);
-    let out = fresh_rows(rows, width, n >= SPLIT_ELEMENTS, &|out, r0, r1| {
+    let out = fresh_rows(rows, width, split, &|out, r0, r1| {
         // A `for` loop, not `for_each`: `fold` over the rows is not inlined into the dispatch.
         vectorized(
             #[inline(always)]
@@ -94,6 +99,7 @@ impl<T: Float> Op<T> for LstmGates {
         by_rows(
             a.shape(),
             w,
+            splits(a.shape()[0], h),
             #[inline(always)]
             |y, r| {
                 let a = &a.data()[r * w..][..w];
@@ -128,6 +134,7 @@ impl<T: Float> Op<T> for LstmGates {
         let da = by_rows(
             yv.shape(),
             w,
+            splits(yv.shape()[0], h),
             #[inline(always)]
             |da, r| {
                 let (y, g) = (&yv.data()[r * w..][..w], &gv.data()[r * w..][..w]);
@@ -159,6 +166,7 @@ impl<T: Float> Op<T> for LstmCellState {
         by_rows(
             x[1].shape(),
             h,
+            splits(x[1].shape()[0], h),
             #[inline(always)]
             |out, r| {
                 let (y, c) = (&y[4 * h * r..][..3 * h], &c[h * r..][..h]);
@@ -185,6 +193,7 @@ impl<T: Float> Op<T> for LstmCellState {
             by_rows(
                 yv.shape(),
                 4 * h,
+                splits(yv.shape()[0], h),
                 #[inline(always)]
                 |dy, r| {
                     let (y, c, g) = (
@@ -205,6 +214,7 @@ impl<T: Float> Op<T> for LstmCellState {
             by_rows(
                 cv.shape(),
                 h,
+                splits(cv.shape()[0], h),
                 #[inline(always)]
                 |dc, r| {
                     let (f, g) = (&yv.data()[4 * h * r + h..][..h], &gv.data()[h * r..][..h]);
@@ -231,6 +241,7 @@ impl<T: Float> Op<T> for LstmHidden {
         by_rows(
             x[1].shape(),
             h,
+            splits(x[1].shape()[0], h),
             #[inline(always)]
             |out, r| {
                 let (o, c) = (&y[4 * h * r + 3 * h..][..h], &c[h * r..][..h]);
@@ -284,7 +295,7 @@ impl<T: Float> Op<T> for LstmHidden {
             );
         };
         let rows = cv.shape()[0];
-        if yv.numel() >= SPLIT_ELEMENTS {
+        if splits(rows, h) {
             split_batch(rows, &block);
         } else {
             block(0, rows);
