@@ -95,8 +95,12 @@ impl<T: Float> AdamCore<T> {
         }
     }
 
-    // PyTorch's single-tensor Adam, operation for operation: scalars (bias corrections, step
-    // size) in f64, per-element arithmetic in T.
+    // PyTorch's Adam with the second bias correction moved onto the scalars (Kingma & Ba's
+    // "more efficient" order): `lr / b1 * m / (sqrt(v) / sqrt(b2) + eps)` is
+    // `(lr sqrt(b2) / b1) * m / (sqrt(v) + eps sqrt(b2))`. Scalars in f64, per-element
+    // arithmetic in T. One division and one square root per element instead of two divisions
+    // and a root: on AVX2 CPUs the loop is bound by the divider (Zen 3, 101,770 f32 values:
+    // 48.4 -> 36.6 us); the result differs from PyTorch's order by rounding only.
     fn update(&mut self, h: &Hyper, param: &mut Param<T>, grad: &Tensor<T>) -> Result<(), Error> {
         let n = param.numel();
         let g = grad.data();
@@ -108,11 +112,11 @@ impl<T: Float> AdamCore<T> {
         s.step += 1;
         let t = s.step as f64;
         let bias1 = 1.0 - h.beta1.powf(t);
-        let bias2_sqrt = T::from_f64((1.0 - h.beta2.powf(t)).sqrt());
-        let step_size = T::from_f64(h.lr / bias1);
+        let bias2_sqrt = (1.0 - h.beta2.powf(t)).sqrt();
+        let step_size = T::from_f64(h.lr / bias1 * bias2_sqrt);
         let (b1, b2) = (T::from_f64(h.beta1), T::from_f64(h.beta2));
         let (one_b1, one_b2) = (T::from_f64(1.0 - h.beta1), T::from_f64(1.0 - h.beta2));
-        let eps = T::from_f64(h.eps);
+        let eps = T::from_f64(h.eps * bias2_sqrt);
         let l2 = T::from_f64(h.l2);
         let shrink = T::from_f64(1.0 - h.lr * h.decoupled);
         let c = Coefs {
@@ -120,7 +124,6 @@ impl<T: Float> AdamCore<T> {
             b2,
             one_b1,
             one_b2,
-            bias2_sqrt,
             step_size,
             eps,
             l2,
@@ -130,7 +133,8 @@ impl<T: Float> AdamCore<T> {
         let p = param.value_mut();
         // The weight-decay branches are hoisted out of the loop (monomorphised), so that the
         // loop has no branch and no bounds check and the compiler vectorises it, 8 lanes wide
-        // on AVX2 (`vectorized`; sqrt and division dominate: 70 -> 39 us per 100k parameters).
+        // on AVX2 (`vectorized`; sqrt and division dominate: 70 -> 39 us per 100k parameters
+        // on the AVX-512 host).
         // A large parameter is split across threads (`split_mut`), each updating the rows
         // whose gradient it computed.
         split_mut([p, &mut s.m, &mut s.v], |at, [p, m, v]| {
@@ -155,8 +159,9 @@ struct Coefs<T> {
     b2: T,
     one_b1: T,
     one_b2: T,
-    bias2_sqrt: T,
+    /// `lr sqrt(1 - beta2^t) / (1 - beta1^t)`.
     step_size: T,
+    /// `eps sqrt(1 - beta2^t)`.
     eps: T,
     l2: T,
     shrink: T,
@@ -179,7 +184,7 @@ fn adam_loop<T: Float, const L2: bool, const DECOUPLED: bool>(
         let pi = if DECOUPLED { pi * c.shrink } else { pi };
         *mi = c.b1 * *mi + c.one_b1 * gi;
         *vi = c.b2 * *vi + c.one_b2 * gi * gi;
-        let denom = vi.sqrt() / c.bias2_sqrt + c.eps;
+        let denom = vi.sqrt() + c.eps;
         *p = pi - c.step_size * (*mi / denom);
     }
 }
@@ -188,7 +193,10 @@ fn adam_loop<T: Float, const L2: bool, const DECOUPLED: bool>(
 /// parameter, with `g` the gradient plus `weight_decay p`:
 ///
 /// `m <- beta1 m + (1 - beta1) g`, `v <- beta2 v + (1 - beta2) g^2` (both from 0),
-/// `p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`.
+/// `p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`,
+/// computed as `p - a_t m / (sqrt(v) + eps sqrt(1 - beta2^t))` with
+/// `a_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)` (the same value up to rounding, one division
+/// per element fewer).
 ///
 /// ```
 /// use wengert_autograd::Tensor;
@@ -372,14 +380,15 @@ mod tests {
             )
             .expect("the gradient has the parameter's shape [n]");
             let t = step as f64;
-            let bias2_sqrt = (1.0 - b2.powf(t)).sqrt() as f32;
-            let step_size = (lr / (1.0 - b1.powf(t))) as f32;
+            let bias2_sqrt = (1.0 - b2.powf(t)).sqrt();
+            let step_size = (lr / (1.0 - b1.powf(t)) * bias2_sqrt) as f32;
+            let eps_hat = (eps * bias2_sqrt) as f32;
             let (b1f, b2f) = (b1 as f32, b2 as f32);
             let (o1, o2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
             for i in 0..n {
                 m[i] = b1f * m[i] + o1 * g[i];
                 v[i] = b2f * v[i] + o2 * g[i] * g[i];
-                let denom = v[i].sqrt() / bias2_sqrt + eps as f32;
+                let denom = v[i].sqrt() + eps_hat;
                 want[i] -= step_size * (m[i] / denom);
             }
         }

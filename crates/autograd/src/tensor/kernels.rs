@@ -355,7 +355,9 @@ fn leading_sum_width(from: &[usize], to: &[usize]) -> Option<usize> {
 /// `C = A B` into the row-major `m x n` buffer `c` (uninitialised is fine; all of it is
 /// written). Large products are split by rows of C across rayon's pool, one block of rows per
 /// thread (each block a multiple of 16 rows, the GEMM kernel's tile), so every thread runs the
-/// single-threaded GEMM on its own rows: no shared packing buffers, no locks.
+/// single-threaded GEMM on its own rows: no shared packing buffers, no locks. Per block, in
+/// order: the dot-product kernel (few rows, `x W^T`), the blocked packed kernel (f32 on AVX2
+/// CPUs, `packed/blocked.rs`), else `matrixmultiply`.
 pub(super) fn gemm_into<T: Float>(
     m: usize,
     k: usize,
@@ -374,7 +376,9 @@ pub(super) fn gemm_into<T: Float>(
         let c = unsafe { c_rows.rows(r0, r1, n) };
         let a = (&data[r0 * ars as usize..], ars, acs);
         // Per block: a thread's rows may be few enough for the dot products.
-        if !super::dot_gemm::try_gemm_nt(r1 - r0, k, n, a, b, c) {
+        if !super::dot_gemm::try_gemm_nt(r1 - r0, k, n, a, b, c)
+            && !super::packed::try_blocked_gemm(r1 - r0, k, n, a, b, c)
+        {
             T::gemm_uninit(r1 - r0, k, n, a, b, c);
         }
     });

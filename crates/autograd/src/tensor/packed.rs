@@ -32,6 +32,7 @@ use std::sync::{Arc, Weak};
 
 use crate::Float;
 
+mod blocked;
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel512;
@@ -39,6 +40,7 @@ mod lines;
 mod split;
 mod wt;
 
+pub(crate) use blocked::try_blocked_gemm;
 use lines::Lines;
 use split::split_panels;
 pub(crate) use wt::try_gemm_wt;

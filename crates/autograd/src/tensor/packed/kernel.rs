@@ -117,13 +117,15 @@ unsafe fn run(
     unsafe { imp::gemm_avx2(m, k, n, a, strides, rhs, init, cp, panels) }
 }
 
-/// `C = A B` for the 16-column panels `panels` of C only (columns from `16 panels.start`), with
-/// B in packed panels and C given as a pointer to its `m x n` row-major values: for threads
-/// each writing their own panels of one C (`packed::try_gemm`).
+/// `C = A B` (or `C += A B`, as `init` says) for the 16-column panels `panels` of C only
+/// (columns from `16 panels.start`), with B in packed panels and C given as a pointer to its
+/// `m x n` row-major values: for threads each writing their own panels of one C
+/// (`packed::try_gemm`), and for the blocks of `blocked.rs`.
 ///
 /// # Safety
-/// `c` must point to `m n` writable values, and no other thread may read or write the columns
-/// of these panels during the call.
+/// `c` must point to `m n` writable values (initialised in these panels for
+/// `Init::Accumulate`), and no other thread may read or write the columns of these panels
+/// during the call.
 ///
 /// # Panics
 /// As [`gemm`], and if `panels` goes past the last panel.
@@ -134,6 +136,7 @@ pub(super) unsafe fn gemm_panels(
     packed: &[f32],
     c: *mut f32,
     panels: std::ops::Range<usize>,
+    init: Init,
 ) {
     assert!(
         available()
@@ -146,7 +149,7 @@ pub(super) unsafe fn gemm_panels(
     );
     let rhs = Rhs::Panels(packed);
     // SAFETY: as in `checked`, with these panels' columns of C this call's alone (contract).
-    unsafe { run(m, k, n, a, (ars, acs), rhs, Init::Zero, c, panels) }
+    unsafe { run(m, k, n, a, (ars, acs), rhs, init, c, panels) }
 }
 
 #[cfg(target_arch = "x86_64")]

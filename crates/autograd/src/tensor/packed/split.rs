@@ -4,7 +4,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::{NR, Rhs, kernel};
+use super::kernel::{self, Init};
+use super::{NR, Rhs};
 use crate::tensor::kernels::{BATCH_SPLIT_ROWS, RowsPtr, split_batch};
 
 /// `C = A B` from B's packed panels, split across threads when the product has at least 2^20
@@ -56,7 +57,17 @@ pub(super) fn split_panels(
             let mine = i * per..((i + 1) * per).min(count);
             // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call;
             // each block writes only the columns of its own panels.
-            unsafe { kernel::gemm_panels((m, k, n), a, (ars, 1), panels, cp.ptr().cast(), mine) };
+            unsafe {
+                kernel::gemm_panels(
+                    (m, k, n),
+                    a,
+                    (ars, 1),
+                    panels,
+                    cp.ptr().cast(),
+                    mine,
+                    Init::Zero,
+                )
+            };
         });
         then(0, m);
     }

@@ -1,0 +1,222 @@
+//! Large f32 products on the packed kernel, blocked as in BLIS: B is packed [`KC`] rows at a
+//! time into 16-column panels, A is copied [`MC`] rows by [`KC`] columns at a time into a
+//! row-major block, and C collects the blocks of `k` (the first written, the others added by
+//! the kernel starting from C).
+//!
+//! Why: `matrixmultiply`'s AVX2 kernel keeps an `8 x 8` tile of C in eight registers, the least
+//! that hides the FMA latency (four cycles, two units), and on a Zen 3 core it ran at 83-85 % of
+//! the measured FMA peak (85 of 102.5 GFLOP/s at n = 1024). The `6 x 16` kernel here keeps twelve
+//! and ran at 93-96 % from packed panels (`[48, 256] x [256, 1024]`, `[32, 512] x [512, 128]`) (`docs/performance.md`, thirteenth round).
+//!
+//! A is copied, not read in place, because its rows may lie a multiple of 4 KiB apart (n = 1024
+//! f32): the six rows of a tile then share one set of the L1 cache and evict each other. The
+//! copy's rows are [`A_STRIDE`] values apart, which is not such a multiple.
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
+use super::kernel::{self, Init};
+use super::lines::Lines;
+use super::{NR, as_f32, as_f32_out, pack_into};
+use crate::Float;
+
+/// Rows of B packed at a time: a panel (`KC x 16` f32, 32 KiB) stays in L1 or L2 while a block
+/// of A's rows runs past it, and C is read and written once per `KC` of `k` (256 was 3 % slower
+/// at n = 1024 on the Zen 3 host; 1024 no faster).
+const KC: usize = 512;
+
+/// Rows of A (and C) per block: the copy of A (`MC x KC` f32, about 100 KiB) stays in L2 while
+/// the panels of B go by.
+const MC: usize = 48;
+
+/// Row stride of the copy of A: `KC` plus 16 values, so that its rows do not all map to the
+/// same L1 sets.
+const A_STRIDE: usize = KC + 16;
+
+/// Products with fewer multiply-adds than this keep `matrixmultiply` (or the small-product
+/// path): the packing of B would not be paid back.
+pub(crate) const MIN_MKN: usize = 1 << 18;
+
+/// Products with fewer rows than this keep `matrixmultiply`: B is packed for few rows (an
+/// LSTM's first `h W_hh^T` of a step, 32 rows, before the packed-weight cache takes over), and
+/// there the packing of a transposed B cost more than it saved (W4 1-5 % slower).
+const MIN_ROWS: usize = 64;
+
+thread_local! {
+    /// This thread's packed block of B and copy of A (reused: no allocation once warm).
+    static BLOCKS: RefCell<(Lines, Lines)> = const { RefCell::new((Lines::new(), Lines::new())) };
+}
+
+/// `C = A B` for an f32 product of at least [`MIN_MKN`] multiply-adds and [`MIN_ROWS`] rows,
+/// A and B at any non-negative strides, on a CPU with AVX2 and FMA. Returns `false` without
+/// writing anything when the path does not apply; the caller runs the general GEMM.
+pub(crate) fn try_blocked_gemm<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    c: &mut [MaybeUninit<T>],
+) -> bool {
+    if TypeId::of::<T>() != TypeId::of::<f32>()
+        || m < MIN_ROWS
+        || k == 0
+        || n == 0
+        || m.saturating_mul(k).saturating_mul(n) < MIN_MKN
+        || a.1 < 0
+        || a.2 < 0
+        || b.1 < 0
+        || b.2 < 0
+        || !kernel::available()
+    {
+        return false;
+    }
+    let (a, ars, acs) = (as_f32(a.0), a.1 as usize, a.2 as usize);
+    let (b, brs, bcs) = (as_f32(b.0), b.1 as usize, b.2 as usize);
+    let c = as_f32_out(c);
+    assert!(
+        c.len() == m * n && (m - 1) * ars + (k - 1) * acs < a.len(),
+        "internal: blocked gemm: A or C out of bounds"
+    );
+    let cp = c.as_mut_ptr() as *mut f32;
+    BLOCKS.with(|blocks| {
+        let Ok(mut blocks) = blocks.try_borrow_mut() else {
+            return false;
+        };
+        let (b_panels, a_copy) = &mut *blocks;
+        a_copy.resize(MC * A_STRIDE);
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            // Rows p0.. of B; `pack_into` panics (safely) if the view leaves `b`.
+            pack_into(b_panels, &b[p0 * brs..], kc, n, brs, bcs);
+            let init = if p0 == 0 {
+                Init::Zero
+            } else {
+                Init::Accumulate
+            };
+            for i0 in (0..m).step_by(MC) {
+                let mc = MC.min(m - i0);
+                copy_a(a_copy.as_mut_slice(), a, (i0, p0), (mc, kc), (ars, acs));
+                // SAFETY: rows i0..i0 + mc of C are inside `c` (asserted), this call's alone,
+                // and initialised in every panel when adding (the block p0 = 0 wrote them).
+                unsafe {
+                    kernel::gemm_panels(
+                        (mc, kc, n),
+                        a_copy.as_slice(),
+                        (A_STRIDE, 1),
+                        b_panels.as_slice(),
+                        cp.add(i0 * n),
+                        0..n.div_ceil(NR),
+                        init,
+                    )
+                };
+            }
+        }
+        true
+    })
+}
+
+/// Copies rows `i0..i0 + mc`, columns `p0..p0 + kc` of A (strides `ars`, `acs`) into `out`,
+/// row-major at stride [`A_STRIDE`].
+fn copy_a(
+    out: &mut [f32],
+    a: &[f32],
+    (i0, p0): (usize, usize),
+    (mc, kc): (usize, usize),
+    (ars, acs): (usize, usize),
+) {
+    if acs == 1 {
+        for (r, row) in out.chunks_exact_mut(A_STRIDE).take(mc).enumerate() {
+            let start = (i0 + r) * ars + p0;
+            row[..kc].copy_from_slice(&a[start..start + kc]);
+        }
+    } else {
+        // A transposed view: a column of the block is a run of A's storage when ars = 1.
+        for p in 0..kc {
+            for r in 0..mc {
+                out[r * A_STRIDE + p] = a[(i0 + r) * ars + (p0 + p) * acs];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::MaybeUninit;
+
+    use super::*;
+
+    /// `C = A B` in f64 from f32 operands at the given strides.
+    fn reference(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: (&[f32], usize, usize),
+        b: (&[f32], usize, usize),
+    ) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| a.0[i * a.1 + p * a.2] as f64 * b.0[p * b.1 + j * b.2] as f64)
+                    .sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn blocked_products_match_an_f64_reference_at_every_stride_and_block_edge() {
+        if !kernel::available() {
+            return; // the path does not run here; the general GEMM is tested elsewhere
+        }
+        // k = 1100: three blocks of k (512, 512, 76); m = 100: blocks of 48, 48, 4 rows;
+        // n = 37: two full panels and a padded one.
+        let (m, k, n) = (100, 1100, 37);
+        let av: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
+            .collect();
+        let bv: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
+            .collect();
+        // Row-major and transposed views of each operand.
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = if ta { (&av[..], 1, m) } else { (&av[..], k, 1) };
+            let b = if tb { (&bv[..], 1, k) } else { (&bv[..], n, 1) };
+            let want = reference(m, k, n, a, b);
+            let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
+            let (ai, bi) = (
+                (a.0, a.1 as isize, a.2 as isize),
+                (b.0, b.1 as isize, b.2 as isize),
+            );
+            assert!(try_blocked_gemm(m, k, n, ai, bi, &mut c));
+            for (i, (got, want)) in c.iter().zip(&want).enumerate() {
+                // SAFETY: the product wrote every element.
+                let got = unsafe { got.assume_init() } as f64;
+                assert!(
+                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "A^T {ta}, B^T {tb}: element {i}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_and_f64_products_are_left_to_the_general_gemm() {
+        let a = vec![1.0f32; 64];
+        let mut c = vec![MaybeUninit::new(0.0f32); 64];
+        // 8 x 8 x 8 = 512 multiply-adds: below MIN_MKN.
+        assert!(!try_blocked_gemm(8, 8, 8, (&a, 8, 1), (&a, 8, 1), &mut c));
+        let a = vec![1.0f64; 1 << 12];
+        let mut c = vec![MaybeUninit::new(0.0f64); 1 << 12];
+        assert!(!try_blocked_gemm(
+            64,
+            64,
+            64,
+            (&a, 64, 1),
+            (&a, 64, 1),
+            &mut c
+        ));
+    }
+}
