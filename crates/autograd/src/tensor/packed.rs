@@ -38,6 +38,7 @@ mod kernel;
 mod kernel512;
 mod lines;
 mod split;
+mod transpose;
 mod wt;
 
 pub(crate) use blocked::try_blocked_gemm;
@@ -343,6 +344,8 @@ fn pack_into(out: &mut Lines, b: &[f32], k: usize, n: usize, rs: usize, cs: usiz
                     row[w..].fill(0.0);
                 }
             }
+        } else if rs == 1 && w == NR && transpose::pack_panel_transposed(panel, b, k, j0, cs) {
+            // B = W^T: eight of W's runs at a time, transposed in registers.
         } else {
             // Column by column: each reads a run of B's storage when B is a transposed view.
             for j in 0..w {

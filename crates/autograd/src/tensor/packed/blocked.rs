@@ -6,7 +6,8 @@
 //! Why: `matrixmultiply`'s AVX2 kernel keeps an `8 x 8` tile of C in eight registers, the least
 //! that hides the FMA latency (four cycles, two units), and on a Zen 3 core it ran at 83-85 % of
 //! the measured FMA peak (85 of 102.5 GFLOP/s at n = 1024). The `6 x 16` kernel here keeps twelve
-//! and ran at 93-96 % from packed panels (`[48, 256] x [256, 1024]`, `[32, 512] x [512, 128]`) (`docs/performance.md`, thirteenth round).
+//! and ran at 93-96 % from packed panels (`[48, 256] x [256, 1024]`, `[32, 512] x [512, 128]`;
+//! `docs/performance.md`, thirteenth round).
 //!
 //! A is copied, not read in place, because its rows may lie a multiple of 4 KiB apart (n = 1024
 //! f32): the six rows of a tile then share one set of the L1 cache and evict each other. The
@@ -39,9 +40,17 @@ const A_STRIDE: usize = KC + 16;
 pub(crate) const MIN_MKN: usize = 1 << 18;
 
 /// Products with fewer rows than this keep `matrixmultiply`: B is packed for few rows (an
-/// LSTM's first `h W_hh^T` of a step, 32 rows, before the packed-weight cache takes over), and
-/// there the packing of a transposed B cost more than it saved (W4 1-5 % slower).
+/// LSTM's first `h W_hh^T` of a step, 32 rows, before the packed-weight cache takes over). With
+/// B's transposed panels gathered value by value that cost W4 1-5 %; with `transpose.rs` 32 rows
+/// were no different (W4 medians 8.82-9.05 against 8.90-9.04 ms, three alternating runs).
 const MIN_ROWS: usize = 64;
+
+/// Whether this CPU takes the path: AVX2 and FMA, but not AVX-512F. With AVX-512,
+/// `matrixmultiply` runs its own `16 x 16` kernel (W1 at 0.97-1.00x of raw sgemm,
+/// `docs/performance-history-2.md`), and the blocked 16-lane kernel was never measured there.
+fn runs_here() -> bool {
+    kernel::available() && !super::kernel512_runs_here()
+}
 
 thread_local! {
     /// This thread's packed block of B and copy of A (reused: no allocation once warm).
@@ -49,8 +58,9 @@ thread_local! {
 }
 
 /// `C = A B` for an f32 product of at least [`MIN_MKN`] multiply-adds and [`MIN_ROWS`] rows,
-/// A and B at any non-negative strides, on a CPU with AVX2 and FMA. Returns `false` without
-/// writing anything when the path does not apply; the caller runs the general GEMM.
+/// A and B at any non-negative strides, on a CPU with AVX2 and FMA but not AVX-512
+/// ([`runs_here`]). Returns `false` without writing anything when the path does not apply; the
+/// caller runs the general GEMM.
 pub(crate) fn try_blocked_gemm<T: Float>(
     m: usize,
     k: usize,
@@ -68,7 +78,7 @@ pub(crate) fn try_blocked_gemm<T: Float>(
         || a.2 < 0
         || b.1 < 0
         || b.2 < 0
-        || !kernel::available()
+        || !runs_here()
     {
         return false;
     }
@@ -168,7 +178,7 @@ mod tests {
 
     #[test]
     fn blocked_products_match_an_f64_reference_at_every_stride_and_block_edge() {
-        if !kernel::available() {
+        if !runs_here() {
             return; // the path does not run here; the general GEMM is tested elsewhere
         }
         // k = 1100: three blocks of k (512, 512, 76); m = 100: blocks of 48, 48, 4 rows;
