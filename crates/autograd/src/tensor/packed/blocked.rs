@@ -213,11 +213,26 @@ mod tests {
     }
 
     #[test]
-    fn small_and_f64_products_are_left_to_the_general_gemm() {
-        let a = vec![1.0f32; 64];
-        let mut c = vec![MaybeUninit::new(0.0f32); 64];
-        // 8 x 8 x 8 = 512 multiply-adds: below MIN_MKN.
-        assert!(!try_blocked_gemm(8, 8, 8, (&a, 8, 1), (&a, 8, 1), &mut c));
+    fn small_few_row_and_f64_products_are_left_to_the_general_gemm() {
+        let a = vec![1.0f32; 512 * 512];
+        let mut c = vec![MaybeUninit::new(0.0f32); 512 * 512];
+        // 64 x 8 x 8 = 4,096 multiply-adds: below MIN_MKN.
+        assert!(!try_blocked_gemm(
+            64,
+            8,
+            8,
+            (&a, 8, 1),
+            (&a, 8, 1),
+            &mut c[..64 * 8]
+        ));
+        // 32 rows: below MIN_ROWS (8 M multiply-adds).
+        let (a32, b) = ((&a[..32 * 512], 512, 1), (&a[..], 512, 1));
+        assert!(!try_blocked_gemm(32, 512, 512, a32, b, &mut c[..32 * 512]));
+        if runs_here() {
+            // The same operands with 64 rows do take the path.
+            let a64 = (&a[..64 * 512], 512, 1);
+            assert!(try_blocked_gemm(64, 512, 512, a64, b, &mut c[..64 * 512]));
+        }
         let a = vec![1.0f64; 1 << 12];
         let mut c = vec![MaybeUninit::new(0.0f64); 1 << 12];
         assert!(!try_blocked_gemm(

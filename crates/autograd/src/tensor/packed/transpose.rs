@@ -1,7 +1,8 @@
 //! Packing a panel of a transposed B (`W^T`: B's rows are W's columns) with `8 x 8` register
 //! transposes: eight runs of eight of W's values are loaded, transposed in registers, and
-//! stored as eight rows of the panel, instead of one scalar load and store per value (the
-//! gather cost 0.5 ns a value on a Zen 3 core: 55 us for W2's `[784, 128]` weight).
+//! stored as eight rows of the panel, instead of one scalar load and store per value (on a Zen
+//! 3 core W1's forward and backward at n = 1024, whose `G B^T` packs a transposed B, went from
+//! 74.3-76.1 to 72.2-73.4 ms).
 
 /// Fills `panel` (`k` rows of 16) with columns `j0..j0 + 16` of B (`k x n`, B[p, j] =
 /// `b[p + j cs]`), where all 16 columns exist. Returns `false` without writing anything on a
