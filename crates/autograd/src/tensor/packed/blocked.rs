@@ -37,7 +37,7 @@ const A_STRIDE: usize = KC + 16;
 
 /// Products with fewer multiply-adds than this keep `matrixmultiply` (or the small-product
 /// path): the packing of B would not be paid back.
-pub(crate) const MIN_MKN: usize = 1 << 18;
+const MIN_MKN: usize = 1 << 18;
 
 /// Products with fewer rows than this keep `matrixmultiply`: B is packed for few rows (an
 /// LSTM's first `h W_hh^T` of a step, 32 rows, before the packed-weight cache takes over). With
