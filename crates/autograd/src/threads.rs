@@ -72,10 +72,12 @@ pub fn set_num_threads(n: usize) -> Result<(), Error> {
 /// size ([`num_threads`]) uses the whole pool; the threads left out park after their spin.
 ///
 /// The splits divide outputs (rows, columns, ranges of elements), never a sum, so results are
-/// the same bits under any limit, with one exception: on a CPU with AVX2 but not AVX-512, an
-/// `f32` `x W^T` runs dot products where a thread's block has at most 128 rows and the general
-/// GEMM above, so such a product of 129-256 rows may differ in the last bits between one and
-/// two threads. One use is comparing one and two threads step by step in one process, where
+/// the same bits under any limit, with two exceptions on x86-64 CPUs with AVX2, where a
+/// thread's share of an `f32` product can take another kernel than the whole: without AVX-512,
+/// an `x W^T` runs dot products where a thread's block has at most 128 rows and the general
+/// GEMM above (a product of 129-256 rows); and a product of 64-127 rows runs the blocked packed
+/// kernel on one thread but `matrixmultiply` on halves below 64 rows. Such products may differ
+/// in the last bits between one and two threads. One use is comparing one and two threads step by step in one process, where
 /// both see the same load from the rest of the machine (`docs/performance.md`).
 ///
 /// # Errors

@@ -33,6 +33,8 @@ use std::sync::{Arc, Weak};
 use crate::Float;
 
 mod blocked;
+#[cfg(target_arch = "x86_64")]
+mod blocked512;
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel512;

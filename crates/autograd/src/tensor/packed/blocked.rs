@@ -12,6 +12,9 @@
 //! A is copied, not read in place, because its rows may lie a multiple of 4 KiB apart (n = 1024
 //! f32): the six rows of a tile then share one set of the L1 cache and evict each other. The
 //! copy's rows are [`A_STRIDE`] values apart, which is not such a multiple.
+//!
+//! On CPUs with AVX-512F the same products run `blocked512.rs` instead (a `14 x 32` tile from
+//! micro-panels of A), with the same thresholds.
 
 use std::any::TypeId;
 use std::cell::RefCell;
@@ -45,11 +48,9 @@ const MIN_MKN: usize = 1 << 18;
 /// were no different (W4 medians 8.82-9.05 against 8.90-9.04 ms, three alternating runs).
 const MIN_ROWS: usize = 64;
 
-/// Whether this CPU takes the path: AVX2 and FMA, but not AVX-512F. With AVX-512,
-/// `matrixmultiply` runs its own `16 x 16` kernel (W1 at 0.97-1.00x of raw sgemm,
-/// `docs/performance-history-2.md`), and the blocked 16-lane kernel was never measured there.
+/// Whether this CPU takes the path: AVX2 and FMA (with AVX-512F, `blocked512.rs` runs it).
 fn runs_here() -> bool {
-    kernel::available() && !super::kernel512_runs_here()
+    kernel::available()
 }
 
 thread_local! {
@@ -58,8 +59,8 @@ thread_local! {
 }
 
 /// `C = A B` for an f32 product of at least [`MIN_MKN`] multiply-adds and [`MIN_ROWS`] rows,
-/// A and B at any non-negative strides, on a CPU with AVX2 and FMA but not AVX-512
-/// ([`runs_here`]). Returns `false` without writing anything when the path does not apply; the
+/// A and B at any non-negative strides, on a CPU with AVX2 and FMA ([`runs_here`]; with
+/// AVX-512F by `blocked512.rs`). Returns `false` without writing anything when the path does not apply; the
 /// caller runs the general GEMM.
 pub(crate) fn try_blocked_gemm<T: Float>(
     m: usize,
@@ -90,6 +91,12 @@ pub(crate) fn try_blocked_gemm<T: Float>(
         "internal: blocked gemm: A or C out of bounds"
     );
     let cp = c.as_mut_ptr() as *mut f32;
+    #[cfg(target_arch = "x86_64")]
+    if super::kernel512_runs_here() {
+        // SAFETY: the CPU has AVX-512F; the views lie inside `a` (asserted) and `b`
+        // (`pack_into` checks), and C is this call's `m x n` values.
+        return unsafe { super::blocked512::gemm((m, k, n), (a, ars, acs), (b, brs, bcs), cp) };
+    }
     BLOCKS.with(|blocks| {
         let Ok(mut blocks) = blocks.try_borrow_mut() else {
             return false;

@@ -1,0 +1,164 @@
+//! Large f32 products on CPUs with AVX-512F, blocked as in BLIS: B is packed [`KC`] rows by at
+//! most [`NC`] columns at a time into 16-column panels (a block of at most 1 MiB, which stays in
+//! the 2 MiB L2), A [`MR`] rows by [`KC`] columns at a time into a micro-panel (16 KiB, in L1),
+//! and each micro-panel runs past every panel of the block (`kernel512::gemm_micro`). C collects
+//! the blocks of `k`: the first written, the others added by the kernel starting from C.
+//!
+//! Why: `matrixmultiply`'s AVX-512 kernel ran at 157-175 GFLOP/s at n = 1024 on the fourteenth
+//! round's Xeon (FMA peak 240); the `14 x 32` tile from a micro-panel at 233-235 on warm panels
+//! (`docs/performance.md`).
+
+use std::cell::RefCell;
+
+use super::kernel::Init;
+use super::kernel512::{self, MR};
+use super::lines::Lines;
+use super::{NR, Rhs, pack_into};
+
+/// Rows of B packed at a time: a micro-panel of A (`16 x KC` f32, 16 KiB) stays in L1 beside
+/// the two panel rows it meets at each step. One tile run over 1,024 columns of packed B gave
+/// 233-235 GFLOP/s at 256, 222-223 at 384 and 202-209 at 512 (the block of B outgrowing half
+/// the L2).
+const KC: usize = 256;
+
+/// Columns of B packed at a time: a block (`KC x NC` f32) is 1 MiB.
+const NC: usize = 1024;
+
+thread_local! {
+    /// This thread's packed block of B and micro-panel of A (reused: no allocation once warm).
+    static BLOCKS: RefCell<(Lines, Vec<f32>)> = const { RefCell::new((Lines::new(), Vec::new())) };
+}
+
+/// `C = A B` with A `m x k` at strides `(ars, acs)`, B `k x n` at `(brs, bcs)` and C `m x n`
+/// row-major, on a CPU with AVX-512F. Returns `false` without writing anything when this
+/// thread's blocks are in use (a product inside a product); the caller runs the general GEMM.
+///
+/// # Safety
+/// [`kernel512::available`]; the views lie inside `a` and `b`, and `cp` points to `m n`
+/// writable values that nothing else reads or writes during the call.
+pub(super) unsafe fn gemm(
+    (m, k, n): (usize, usize, usize),
+    (a, ars, acs): (&[f32], usize, usize),
+    (b, brs, bcs): (&[f32], usize, usize),
+    cp: *mut f32,
+) -> bool {
+    BLOCKS.with(|blocks| {
+        let Ok(mut blocks) = blocks.try_borrow_mut() else {
+            return false;
+        };
+        let (b_panels, a_micro) = &mut *blocks;
+        a_micro.resize(NR * KC, 0.0);
+        for n0 in (0..n).step_by(NC) {
+            let nc = NC.min(n - n0);
+            for p0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - p0);
+                // Rows p0.., columns n0.. of B; `pack_into` panics (safely) if the view leaves
+                // `b`.
+                pack_into(b_panels, &b[p0 * brs + n0 * bcs..], kc, nc, brs, bcs);
+                let init = if p0 == 0 {
+                    Init::Zero
+                } else {
+                    Init::Accumulate
+                };
+                let panels = b_panels.as_slice();
+                for i0 in (0..m).step_by(MR) {
+                    let rows = MR.min(m - i0);
+                    pack_micro(a_micro, a, (i0, p0), (rows, kc), (ars, acs));
+                    // SAFETY: rows i0..i0 + rows, columns n0..n0 + nc of C are inside the
+                    // `m x n` C (contract), this call's alone, and initialised when adding
+                    // (the block p0 = 0 wrote them); the micro-panel holds `kc rows` values and
+                    // the panels `kc x nc`.
+                    unsafe {
+                        let c = (cp.add(i0 * n + n0), n);
+                        if rows == MR {
+                            kernel512::gemm_micro(kc, nc, a_micro, panels, init, c);
+                        } else {
+                            let count = nc.div_ceil(NR);
+                            let rhs = Rhs::Panels(panels);
+                            kernel512::gemm(rows, kc, nc, a_micro, (1, NR), rhs, init, c, 0..count);
+                        }
+                    }
+                }
+            }
+        }
+        true
+    })
+}
+
+/// Copies rows `i0..i0 + rows` (at most [`NR`]), columns `p0..p0 + kc` of A (strides `ars`,
+/// `acs`) into `out` as a micro-panel: `out[p * NR + r] = A[i0 + r, p0 + p]` (the lanes past
+/// `rows` are not read by the kernel).
+fn pack_micro(
+    out: &mut [f32],
+    a: &[f32],
+    (i0, p0): (usize, usize),
+    (rows, kc): (usize, usize),
+    (ars, acs): (usize, usize),
+) {
+    let out = &mut out[..NR * kc];
+    if ars == 1 {
+        // A transposed view: the values of a step of `k` are a run of A's storage.
+        for (p, step) in out.chunks_exact_mut(NR).enumerate() {
+            let start = i0 + (p0 + p) * acs;
+            step[..rows].copy_from_slice(&a[start..start + rows]);
+        }
+    } else if acs == 1 {
+        let first = i0 * ars + p0;
+        // `pack_transposed` reads `rows` runs of `kc` values `ars` apart from `first`.
+        assert!(
+            first + (rows - 1) * ars + kc <= a.len(),
+            "internal: pack_micro: A out of bounds"
+        );
+        // SAFETY: the CPU has AVX-512F (the caller's contract); the runs lie inside `a`
+        // (asserted) and `out` holds `16 kc` values.
+        unsafe { kernel512::pack_transposed(a[first..].as_ptr(), ars, kc, rows, out) };
+    } else {
+        for r in 0..rows {
+            let row = &a[(i0 + r) * ars + p0 * acs..];
+            for (p, slot) in out[r..].iter_mut().step_by(NR).enumerate() {
+                *slot = row[p * acs];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every path of the driver: two blocks of columns (1,024 + 6, the last panel narrow), two
+    /// blocks of `k` (256 + 4), a full micro-panel and a short one (14 + 3 rows), and A read at
+    /// strides of which neither is 1, row-major and transposed. Against an f64 reference.
+    #[test]
+    fn products_across_column_row_and_k_blocks_match_an_f64_reference() {
+        if !super::kernel512::available() {
+            return; // the driver does not run here; `blocked.rs` tests the AVX2 one
+        }
+        let (m, k, n) = (17, 260, 1030);
+        let bv: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
+            .collect();
+        let av: Vec<f32> = (0..4 * m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
+            .collect();
+        // (row stride, column stride) of A inside `av`.
+        for (ars, acs) in [(k, 1), (1, m), (2 * k, 2), (2, 2 * m)] {
+            let mut c = vec![f32::NAN; m * n];
+            // SAFETY: the CPU has AVX-512F; A's view reaches at most (m - 1) ars + (k - 1) acs
+            // < 4 m k, B's is all of `bv`, and C holds m n values.
+            let done =
+                unsafe { super::gemm((m, k, n), (&av, ars, acs), (&bv, n, 1), c.as_mut_ptr()) };
+            assert!(done);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..k)
+                        .map(|p| av[i * ars + p * acs] as f64 * bv[p * n + j] as f64)
+                        .sum();
+                    let got = c[i * n + j] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "A strides ({ars}, {acs}): C[{i}, {j}] = {got}, want {want}"
+                    );
+                }
+            }
+        }
+    }
+}
