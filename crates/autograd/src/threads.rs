@@ -77,8 +77,9 @@ pub fn set_num_threads(n: usize) -> Result<(), Error> {
 /// an `x W^T` runs dot products where a thread's block has at most 128 rows and the general
 /// GEMM above (a product of 129-256 rows); and a product of 64-127 rows runs the blocked packed
 /// kernel on one thread but `matrixmultiply` on halves below 64 rows. Such products may differ
-/// in the last bits between one and two threads. One use is comparing one and two threads step by step in one process, where
-/// both see the same load from the rest of the machine (`docs/performance.md`).
+/// in the last bits between one and two threads. One use is comparing one and two threads
+/// step by step in one process, where both see the same load from the rest of the machine
+/// (`docs/performance.md`).
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] if `n` is 0 (`set_thread_limit: n must be at least 1, got 0`).

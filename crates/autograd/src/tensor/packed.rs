@@ -16,7 +16,9 @@
 //! Small products (at most [`SMALL_MKN`] multiply-adds, B with contiguous rows) use the same
 //! kernel with no packing at all ([`try_small_gemm`]): it reads A and B's rows where they are.
 //! A layer's `x W^T` on CPUs with AVX-512 packs W's rows transposed unit by unit
-//! (`packed/wt.rs`); packed panels live in cache-line-aligned storage (`packed/lines.rs`).
+//! (`packed/wt.rs`); large products run the kernels blocked as in BLIS (`packed/blocked.rs`,
+//! `packed/blocked512.rs`); packed panels live in cache-line-aligned storage
+//! (`packed/lines.rs`).
 //!
 //! Why the cache is sound: an entry holds a `Weak` to the operand's buffer, so the buffer cannot
 //! be freed and its address reused while the entry lives, and no `Arc::get_mut` can succeed on

@@ -60,8 +60,8 @@ thread_local! {
 
 /// `C = A B` for an f32 product of at least [`MIN_MKN`] multiply-adds and [`MIN_ROWS`] rows,
 /// A and B at any non-negative strides, on a CPU with AVX2 and FMA ([`runs_here`]; with
-/// AVX-512F by `blocked512.rs`). Returns `false` without writing anything when the path does not apply; the
-/// caller runs the general GEMM.
+/// AVX-512F by `blocked512.rs`). Returns `false` without writing anything when the path does
+/// not apply; the caller runs the general GEMM.
 pub(crate) fn try_blocked_gemm<T: Float>(
     m: usize,
     k: usize,

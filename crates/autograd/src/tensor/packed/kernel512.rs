@@ -140,9 +140,9 @@ pub(super) unsafe fn gemm_micro(
         };
         let j0 = pi * NR;
         let masks = [lanes(j0), if two { lanes(j0 + NR) } else { 0 }];
-        // SAFETY: column `j0 < n` of the first row of C; the tile reads `k MR` values of A
-        // and `k` rows of each panel (asserted), and writes `MR` rows of C from `j0`, the
-        // lanes outside C masked off (contract).
+        // SAFETY: column `j0 < n` of the first row of C; the tile reads `k` steps of 16
+        // values of A and `k` rows of each panel (asserted), and writes `MR` rows of C from
+        // `j0`, the lanes outside C masked off (contract).
         unsafe {
             let out = cp.add(j0);
             if two {
