@@ -47,19 +47,33 @@ pub(super) unsafe fn gemm(
     (cp, ldc): (*mut f32, usize),
     panels: std::ops::Range<usize>,
 ) {
+    // A transposed with a short `k` (a weight gradient `g^T h` added onto dW, `k` the batch):
+    // MR rows at a time from a micro-panel on the stack (the MR values of a step are one run
+    // of A), the rest by the tiles below.
+    let mut first = 0;
+    if ars == 1 && acs != 1 && k <= MICRO_K && m >= MR {
+        let mut micro = [0.0f32; NR * MICRO_K];
+        while m - first >= MR {
+            for p in 0..k {
+                micro[p * NR..p * NR + MR].copy_from_slice(&a[first + p * acs..][..MR]);
+            }
+            // SAFETY: the micro-panel holds `k` steps of 16 values; rows `first..first + MR`
+            // of C are inside C (`first + MR <= m`), as the contract gives them.
+            unsafe {
+                let c = (cp.add(first * ldc), ldc);
+                micro_rows(k, n, micro.as_ptr(), rhs, init, c, panels.clone());
+            }
+            first += MR;
+        }
+    }
     let mut pi = panels.start;
     while pi < panels.end {
         let two = pi + 1 < panels.end;
         let p0 = panel_of(rhs, pi, k, n);
         let p1 = if two { panel_of(rhs, pi + 1, k, n) } else { p0 };
         let j0 = pi * NR;
-        // Lanes of C written in each panel: all 16 but in the last, narrower one.
-        let lanes = |j: usize| -> __mmask16 {
-            let w = NR.min(n - j);
-            if w == NR { 0xffff } else { (1u16 << w) - 1 }
-        };
-        let masks = [lanes(j0), if two { lanes(j0 + NR) } else { 0 }];
-        let mut i = 0;
+        let masks = [lanes(n, j0), if two { lanes(n, j0 + NR) } else { 0 }];
+        let mut i = first;
         while i < m {
             let rows = match m - i {
                 r if r >= 8 => 8,
@@ -117,38 +131,60 @@ pub(super) unsafe fn gemm_micro(
     a: &[f32],
     panels: &[f32],
     init: Init,
-    (cp, ldc): (*mut f32, usize),
+    c: (*mut f32, usize),
 ) {
     let count = n.div_ceil(NR);
     assert!(
         a.len() >= k * NR && panels.len() >= count * k * NR,
         "internal: gemm_micro: A or B out of bounds"
     );
+    // SAFETY: A and the panels hold what the tiles read (asserted); C as the contract gives.
+    unsafe { micro_rows(k, n, a.as_ptr(), Rhs::Panels(panels), init, c, 0..count) };
+}
+
+/// Largest `k` of a transposed A that [`gemm`] copies into a micro-panel on the stack (4 KiB).
+const MICRO_K: usize = 64;
+
+/// Lanes of C written in the panel from column `j`: all 16 but in the last, narrower one.
+fn lanes(n: usize, j: usize) -> __mmask16 {
+    let w = NR.min(n - j);
+    if w == NR { 0xffff } else { (1u16 << w) - 1 }
+}
+
+/// [`MR`] rows of C from the micro-panel `a` (`k` steps of 16 values), over the 16-column
+/// panels `panels` of B, two at a time.
+///
+/// # Safety
+/// AVX-512F; `a` points to `16 k` readable values, `rhs` holds `k x n` values as its variant
+/// describes, and `cp` points to [`MR`] rows of `n` writable values `ldc` apart (initialised
+/// for `Init::Accumulate`) whose columns in `panels` nothing else reads or writes meanwhile.
+#[target_feature(enable = "avx512f")]
+unsafe fn micro_rows(
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rhs: Rhs<'_>,
+    init: Init,
+    (cp, ldc): (*mut f32, usize),
+    panels: std::ops::Range<usize>,
+) {
     let acc = init == Init::Accumulate;
-    let lanes = |j: usize| -> __mmask16 {
-        let w = NR.min(n - j);
-        if w == NR { 0xffff } else { (1u16 << w) - 1 }
-    };
-    let mut pi = 0;
-    while pi < count {
-        let two = pi + 1 < count;
-        let p0 = (panels[pi * k * NR..].as_ptr(), NR);
-        let p1 = if two {
-            (panels[(pi + 1) * k * NR..].as_ptr(), NR)
-        } else {
-            p0
-        };
+    let mut pi = panels.start;
+    while pi < panels.end {
+        let two = pi + 1 < panels.end;
+        let p0 = panel_of(rhs, pi, k, n);
+        let p1 = if two { panel_of(rhs, pi + 1, k, n) } else { p0 };
         let j0 = pi * NR;
-        let masks = [lanes(j0), if two { lanes(j0 + NR) } else { 0 }];
+        let masks = [lanes(n, j0), if two { lanes(n, j0 + NR) } else { 0 }];
         // SAFETY: column `j0 < n` of the first row of C; the tile reads `k` steps of 16
-        // values of A and `k` rows of each panel (asserted), and writes `MR` rows of C from
-        // `j0`, the lanes outside C masked off (contract).
+        // values of A and `k` rows of each panel, and writes `MR` rows of C from `j0`, the
+        // lanes outside C masked off (contract).
         unsafe {
             let out = cp.add(j0);
             if two {
-                tile::<MR, 2>(k, a.as_ptr(), (1, NR), [p0, p1], acc, out, ldc, masks);
+                tile::<MR, 2>(k, a, (1, NR), [p0, p1], acc, out, ldc, masks);
             } else {
-                tile::<MR, 1>(k, a.as_ptr(), (1, NR), [p0, p1], acc, out, ldc, masks);
+                tile::<MR, 1>(k, a, (1, NR), [p0, p1], acc, out, ldc, masks);
             }
         }
         pi += if two { 2 } else { 1 };
