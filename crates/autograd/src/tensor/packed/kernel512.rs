@@ -2,7 +2,9 @@
 //! have AVX-512F: a 16-column panel is one 16-lane register, and a tile is up to 8 rows of C
 //! times two panels (16 accumulators), so each step of `k` loads 2 panel rows and broadcasts 8
 //! values of A for 16 multiply-adds. The narrow last panel is written through a lane mask (no
-//! copy through an edge buffer).
+//! copy through an edge buffer). From a micro-panel of A (the values of a step of `k` side by
+//! side: `blocked512.rs`, or a transposed A with a short `k` copied on the stack) a tile is 14
+//! rows ([`MR`], 28 accumulators).
 //!
 //! Each value of C is the same chain of fused multiply-adds over `p = 0..k` as in the AVX2
 //! kernel, so both give the same bits.
