@@ -35,8 +35,20 @@
 /// ```
 #[inline(always)]
 pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(all(wengert_avx2_only, target_arch = "x86_64"))]
+    return match pulp::x86::V3::try_new() {
+        Some(simd) => pulp::Arch::V3(simd).dispatch(f),
+        None => pulp::Arch::Scalar.dispatch(f),
+    };
+    #[cfg(not(all(wengert_avx2_only, target_arch = "x86_64")))]
     pulp::Arch::new().dispatch(f)
 }
+
+/// Whether code may use AVX-512 where the CPU has it: always, unless built with
+/// `RUSTFLAGS="--cfg wengert_avx2_only"`, which keeps every kernel (GEMM, elementwise) on its
+/// AVX2 + FMA version, to measure on an AVX-512 machine what a CPU without it runs
+/// (docs/performance.md; build `matrixmultiply` likewise with `MMTEST_FEATURE=fma,avx2`).
+pub(crate) const AVX512_ALLOWED: bool = !cfg!(wengert_avx2_only);
 
 /// Below this many elements the built-in kernels skip the dispatch (it costs a few ns).
 pub(crate) const MIN_LEN: usize = 64;

@@ -35,7 +35,7 @@ pub(crate) const LONG_MIN_K: usize = 256;
 /// sums), so the dot products are not used there.
 fn general_gemm_is_wide() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return is_x86_feature_detected!("avx512f");
+    return crate::simd::AVX512_ALLOWED && is_x86_feature_detected!("avx512f");
     #[cfg(not(target_arch = "x86_64"))]
     return false;
 }

@@ -180,6 +180,61 @@ mod imp {
         cp: *mut f32,
         panels: std::ops::Range<usize>,
     ) {
+        // A transposed with a short `k` and a B that stays in L1 (a weight gradient `g^T h`
+        // added onto dW, `k` the batch): six rows at a time across all panels, from a
+        // micro-panel (the six values of a step side by side), so those rows of A are read
+        // once, not once a panel; the rest by panels. Same chains of multiply-adds, so the same
+        // bits.
+        let mut first = 0;
+        if ars == 1 && acs != 1 && k <= MICRO_K && k * n <= MICRO_MAX_B && m >= 6 {
+            let mut micro = [0.0f32; 8 * MICRO_K];
+            while m - first >= 6 {
+                for p in 0..k {
+                    micro[p * 8..p * 8 + 6].copy_from_slice(&a[first + p * acs..][..6]);
+                }
+                // SAFETY: the micro-panel holds six rows of `k` values at strides (1, 8); rows
+                // `first..first + 6` of C (`n` apart) are inside C; the rest as the contract.
+                unsafe {
+                    let c = cp.add(first * n);
+                    by_panels(6, k, n, &micro, (1, 8), rhs, init, c, panels.clone())
+                };
+                first += 6;
+            }
+        }
+        if first < m {
+            // SAFETY: rows `first..m` of A and C, as the contract gives them.
+            unsafe {
+                let (a, c) = (&a[first * ars..], cp.add(first * n));
+                by_panels(m - first, k, n, a, (ars, acs), rhs, init, c, panels)
+            };
+        }
+    }
+
+    /// Longest `k` of a transposed A copied into a micro-panel on the stack (`gemm_avx2`).
+    const MICRO_K: usize = 64;
+
+    /// Largest B (`k n` values, 16 KiB) run from micro-panels of a transposed A: all of it is
+    /// read again for every six rows, so it must stay in L1.
+    const MICRO_MAX_B: usize = 4096;
+
+    /// `gemm_avx2` panel by panel: all rows of A times one panel, then the next.
+    ///
+    /// # Safety
+    /// As `gemm_avx2`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn by_panels(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        (ars, acs): (usize, usize),
+        rhs: Rhs<'_>,
+        init: Init,
+        cp: *mut f32,
+        panels: std::ops::Range<usize>,
+    ) {
         let mut edge = [0.0f32; 6 * NR];
         for pi in panels {
             // Panel `pi`: `k` rows of 16 values, `ldb` apart.

@@ -16,7 +16,7 @@ use super::{NR, Rhs};
 
 /// Whether this CPU runs the AVX-512 kernel.
 pub(super) fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
+    crate::simd::AVX512_ALLOWED && is_x86_feature_detected!("avx512f")
 }
 
 /// Panel `pi`'s first row and the distance between its rows.
