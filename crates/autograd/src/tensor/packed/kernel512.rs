@@ -280,9 +280,13 @@ pub(super) unsafe fn pack_transposed(
             *v = unsafe { _mm512_maskz_loadu_ps(lanes, w.add(j * ldw + p0)) };
         }
         let t = transpose16(&r);
-        for (q, v) in t.iter().enumerate().take(width) {
-            // SAFETY: `p0 + q < k`, and `out` holds `16 k` values (asserted).
-            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((p0 + q) * NR), *v) };
+        // Every row of `t` by a constant index (kept in registers), not `take(width)`: the
+        // loop of stores from memory became a `memcpy` call.
+        for (q, v) in t.iter().enumerate() {
+            if q < width {
+                // SAFETY: `p0 + q < k`, and `out` holds `16 k` values (asserted).
+                unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((p0 + q) * NR), *v) };
+            }
         }
         p0 += NR;
     }
@@ -291,6 +295,7 @@ pub(super) unsafe fn pack_transposed(
 /// The transpose of the 16 x 16 matrix whose rows are `r`: row `q` of the result holds column
 /// `q` of `r`.
 #[target_feature(enable = "avx512f")]
+#[inline]
 fn transpose16(r: &[__m512; NR]) -> [__m512; NR] {
     // Within each 128-bit lane L (columns 4L..4L+3): after the two unpack stages, u[g][c] holds
     // in lane L column 4L + c of rows 4g..4g+3.
