@@ -1,7 +1,9 @@
 //! The AVX2 + FMA kernel of `packed.rs`: `C = A B` or `C += A B` with B in 16-column panels
 //! (packed, or B's own rows), `6 x 16` accumulators in registers over the whole `k`. Adding onto
-//! C loads C into the accumulators before the first multiply-add: no pass of its own. On CPUs
-//! with AVX-512F, [`run`] hands the same work to `kernel512.rs` instead.
+//! C loads C into the accumulators before the first multiply-add: no pass of its own. A
+//! transposed A with a short `k` (a weight gradient `g^T h`) runs six rows at a time across all
+//! panels from a micro-panel on the stack. On CPUs with AVX-512F, [`run`] hands the same work to
+//! `kernel512.rs` instead.
 
 use std::mem::MaybeUninit;
 
