@@ -18,6 +18,11 @@ pub(super) enum Init {
     Accumulate,
 }
 
+/// Longest `k` of a transposed A (a weight gradient `g^T h`) that either kernel copies into a
+/// micro-panel on the stack (`imp::gemm_avx2`, `kernel512::gemm`).
+#[cfg(target_arch = "x86_64")]
+pub(super) const MICRO_K: usize = 64;
+
 /// Whether this CPU runs the kernel.
 pub(super) fn available() -> bool {
     imp::available()
@@ -158,7 +163,7 @@ pub(super) unsafe fn gemm_panels(
 mod imp {
     use std::arch::x86_64::*;
 
-    use super::{Init, NR, Rhs};
+    use super::{Init, MICRO_K, NR, Rhs};
 
     pub(super) fn available() -> bool {
         is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
@@ -211,9 +216,6 @@ mod imp {
             };
         }
     }
-
-    /// Longest `k` of a transposed A copied into a micro-panel on the stack (`gemm_avx2`).
-    const MICRO_K: usize = 64;
 
     /// Largest B (`k n` values, 16 KiB) run from micro-panels of a transposed A: all of it is
     /// read again for every six rows, so it must stay in L1.

@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::kernel::Init;
+use super::kernel::{Init, MICRO_K};
 use super::{NR, Rhs};
 
 /// Whether this CPU runs the AVX-512 kernel.
@@ -143,9 +143,6 @@ pub(super) unsafe fn gemm_micro(
     // SAFETY: A and the panels hold what the tiles read (asserted); C as the contract gives.
     unsafe { micro_rows(k, n, a.as_ptr(), Rhs::Panels(panels), init, c, 0..count) };
 }
-
-/// Largest `k` of a transposed A that [`gemm`] copies into a micro-panel on the stack (4 KiB).
-const MICRO_K: usize = 64;
 
 /// Lanes of C written in the panel from column `j`: all 16 but in the last, narrower one.
 fn lanes(n: usize, j: usize) -> __mmask16 {
