@@ -56,8 +56,9 @@ fn try_split_by_weight_rows<T: Float>(
 }
 
 /// `y = x W^T (+ b)` for `x` `[rows, k]` (any leading shape, flattened), `w` `[n, k]` and `b`
-/// `[n]`, into a fresh `[.., n]` tensor: one GEMM (W^T as strides) and the bias added to each row
-/// in place while the row is in cache. Shapes are checked by the caller.
+/// `[n]` (or an addend of the output's shape), into a fresh `[.., n]` tensor: one GEMM (W^T as
+/// strides), the bias added by the packed kernel's first loads or else in place afterwards.
+/// Shapes are checked by the caller.
 pub(crate) fn linear_forward<T: Float>(
     x: &Tensor<T>,
     w: &Tensor<T>,
@@ -69,9 +70,8 @@ pub(crate) fn linear_forward<T: Float>(
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
     let b = b.filter(|_| n > 0);
-    // A bias `[n]` on every row, or an addend of the output's shape (row r at `r n`), onto rows
-    // `r0..` of `out`.
-    let add = |out: &mut [T], r0: usize| {
+    // A bias `[n]` on every row, or an addend of the output's shape (row r at `r n`), onto `out`.
+    let add = |out: &mut [T]| {
         let Some(b) = b else { return };
         let per_row = b.ndim() > 1;
         crate::vectorized(
@@ -79,7 +79,7 @@ pub(crate) fn linear_forward<T: Float>(
             || {
                 for (r, row) in out.chunks_mut(n).enumerate() {
                     let b = if per_row {
-                        &b.data()[(r0 + r) * n..][..n]
+                        &b.data()[r * n..][..n]
                     } else {
                         b.data()
                     };
@@ -91,19 +91,13 @@ pub(crate) fn linear_forward<T: Float>(
     // `C = x W^T` into the fresh output; whether the bias went on with it.
     let product = |c: &mut [MaybeUninit<T>]| -> bool {
         let a = (x.data(), k as isize, 1);
-        let start = RowsPtr::new(c.as_mut_ptr());
-        // The packed path adds the bias to each block of rows on the thread that wrote it.
-        let onto_rows = |r0: usize, r1: usize| {
-            // SAFETY: rows r0..r1 of the `rows x n` output are written (`try_gemm`'s `then`), so
-            // initialised (`MaybeUninit<T>` has `T`'s layout), and no other thread touches them.
-            let out = unsafe { &mut *(start.rows(r0, r1, n) as *mut [MaybeUninit<T>] as *mut [T]) };
-            add(out, r0);
-        };
-        // A weight multiplied again within the step (packed once, `packed::try_gemm`), then
-        // W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
+        // A weight multiplied again within the step (packed once, `packed::try_gemm`: the
+        // kernel's accumulators start from the bias or addend, no pass of its own), then W^T
+        // packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
         let view = (1, k as isize);
+        let start = b.map(|b| (b.data(), if b.ndim() > 1 { n } else { 0 }));
         if w.shared_buffer()
-            .is_some_and(|w| super::packed::try_gemm(rows, k, n, a, w, view, c, Some(&onto_rows)))
+            .is_some_and(|w| super::packed::try_gemm(rows, k, n, a, w, view, c, start))
         {
             return true;
         }
@@ -118,7 +112,7 @@ pub(crate) fn linear_forward<T: Float>(
     // SAFETY: every path of `product` initialises all `rows x n` elements of its output.
     let mut out = unsafe { written_by(rows * n, |c| added = product(c)) };
     if !added {
-        add(unique_mut(&mut out), 0);
+        add(unique_mut(&mut out));
     }
     Tensor::from_parts(out_shape, out)
 }
@@ -181,29 +175,32 @@ mod tests {
 
     #[test]
     fn a_bias_or_addend_goes_onto_the_rows_of_a_packed_product_once() {
-        // [40, 128] x [512, 128]^T: packed from the second call, split by batch rows (blocks of
-        // 24 and 16 rows) with two threads; the bias and the addend go on in each block.
-        super::super::packed::clear();
-        let (m, k, n) = (40, 128, 512);
-        let x = Tensor::<f32>::randn(&[m, k], 7);
-        let w = Tensor::<f32>::randn(&[n, k], 8);
-        let bias = Tensor::<f32>::randn(&[n], 9);
-        let addend = Tensor::<f32>::randn(&[m, n], 10);
-        let product = x.cast::<f64>().matmul(&w.cast::<f64>().permute(&[1, 0]));
-        for _ in 0..3 {
-            for (b, want) in [
-                (
-                    &bias,
-                    product.zip_map(&bias.cast::<f64>(), "test", |p, b| p + b),
-                ),
-                (
-                    &addend,
-                    product.zip_map(&addend.cast::<f64>(), "test", |p, b| p + b),
-                ),
-            ] {
-                let y = linear_forward(&x, &w, Some(b));
-                let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
-                assert!(err < 1e-3, "off by {err}");
+        // Packed from the second call; the kernel's accumulators start from the bias or the
+        // addend. [40, 128] x [512, 128]^T splits by batch rows (blocks of 24 and 16) with two
+        // threads, [8, 1024] x [160, 1024]^T by panels, [5, 64] x [257, 64]^T not at all (a
+        // narrow last panel).
+        for (m, k, n) in [(40, 128, 512), (8, 1024, 160), (5, 64, 257)] {
+            super::super::packed::clear();
+            let x = Tensor::<f32>::randn(&[m, k], 7);
+            let w = Tensor::<f32>::randn(&[n, k], 8);
+            let bias = Tensor::<f32>::randn(&[n], 9);
+            let addend = Tensor::<f32>::randn(&[m, n], 10);
+            let product = x.cast::<f64>().matmul(&w.cast::<f64>().permute(&[1, 0]));
+            for _ in 0..3 {
+                for (b, want) in [
+                    (
+                        &bias,
+                        product.zip_map(&bias.cast::<f64>(), "test", |p, b| p + b),
+                    ),
+                    (
+                        &addend,
+                        product.zip_map(&addend.cast::<f64>(), "test", |p, b| p + b),
+                    ),
+                ] {
+                    let y = linear_forward(&x, &w, Some(b));
+                    let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
+                    assert!(err < 1e-3, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
+                }
             }
         }
     }

@@ -91,10 +91,9 @@ pub(crate) fn clear() {
 /// `C = A B` through the packed-operand path, where `b` is the storage of B and B is the
 /// `k x n` view of it with strides `(brs, bcs)`; `A` is `m x k` with row stride `ars` and
 /// contiguous rows. Returns `false` without writing anything when the path does not apply
-/// (see the module docs); the caller then runs the general GEMM. When it applies, `then(r0, r1)`
-/// runs once rows `r0..r1` of C are written, on the thread that wrote them (each thread's rows
-/// when the product is split by rows, else all rows after the product), so that work on the
-/// output's rows (a bias) stays with the core that has them in cache.
+/// (see the module docs); the caller then runs the general GEMM. With `start` = `(S, stride)`
+/// it computes `C = S + A B`, S an `m x n` matrix whose rows are `stride` apart (stride 0: one
+/// row on every row, a bias), added by the kernel's first loads: no pass over C of its own.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn try_gemm<T: Float>(
     m: usize,
@@ -104,7 +103,7 @@ pub(crate) fn try_gemm<T: Float>(
     b: &Arc<[T]>,
     (brs, bcs): (isize, isize),
     c: &mut [MaybeUninit<T>],
-    then: Option<&(dyn Fn(usize, usize) + Sync)>,
+    start: Option<(&[T], usize)>,
 ) -> bool {
     if TypeId::of::<T>() != TypeId::of::<f32>()
         || m == 0
@@ -148,7 +147,8 @@ pub(crate) fn try_gemm<T: Float>(
             .get_or_insert_with(|| pack(as_f32(b), k, n, brs as usize, bcs as usize))
             .as_slice();
         let (a, ars, c) = (as_f32(a.0), a.1 as usize, as_f32_out(c));
-        split_panels(m, k, n, a, ars, panels, c, then);
+        let start = start.map(|(s, stride)| (as_f32(s), stride));
+        split_panels(m, k, n, a, ars, panels, c, start);
         #[cfg(test)]
         tests::RUNS.with(|r| r.set(r.get() + 1));
         true

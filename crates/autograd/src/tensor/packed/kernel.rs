@@ -16,6 +16,37 @@ pub(super) enum Init {
     Zero,
     /// C's own values: `C += A B` (C must be initialised).
     Accumulate,
+    /// Another `m x n` matrix S, row `r` at `S + r stride`: `C = S + A B` (stride 0: one row,
+    /// a bias, on every row). Added by the kernel's first loads, not by a pass of its own.
+    From(*const f32, usize),
+}
+
+impl Init {
+    /// The same start for the rows from `rows` on (C's pointer moves by itself).
+    pub(super) fn below(self, rows: usize) -> Init {
+        match self {
+            // SAFETY (of later reads): the start matrix has these rows (the caller's contract).
+            Init::From(s, stride) => Init::From(s.wrapping_add(rows * stride), stride),
+            other => other,
+        }
+    }
+
+    /// Where the accumulators of the block at row `i`, column `j` of C start (C's own block
+    /// at `out` when accumulating, with C's row stride `ldc`), and the stride of that block's
+    /// rows; a null pointer for zeros.
+    pub(super) fn block(
+        self,
+        i: usize,
+        j: usize,
+        out: *const f32,
+        ldc: usize,
+    ) -> (*const f32, usize) {
+        match self {
+            Init::Zero => (std::ptr::null(), 0),
+            Init::Accumulate => (out, ldc),
+            Init::From(s, stride) => (s.wrapping_add(i * stride + j), stride),
+        }
+    }
 }
 
 /// Longest `k` of a transposed A (a weight gradient `g^T h`) that either kernel copies into a
@@ -56,6 +87,35 @@ pub(super) fn gemm_add(
     // writes only initialised values.
     let c = unsafe { &mut *(c as *mut [f32] as *mut [MaybeUninit<f32>]) };
     checked(m, k, n, a, strides, rhs, Init::Accumulate, c);
+}
+
+/// `C = S + A B`, as [`gemm`], with S an `m x n` matrix whose rows are `stride` apart in
+/// `start` (stride 0: the one row `start[..n]` on every row, a bias).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_from(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    strides: (usize, usize),
+    rhs: Rhs<'_>,
+    (start, stride): (&[f32], usize),
+    c: &mut [MaybeUninit<f32>],
+) {
+    assert!(
+        m == 0 || (m - 1) * stride + n <= start.len(),
+        "internal: packed gemm: the start matrix out of bounds"
+    );
+    checked(
+        m,
+        k,
+        n,
+        a,
+        strides,
+        rhs,
+        Init::From(start.as_ptr(), stride),
+        c,
+    );
 }
 
 /// Asserts the CPU and the bounds the kernel relies on, then runs it.
@@ -203,6 +263,7 @@ mod imp {
                 // `first..first + 6` of C (`n` apart) are inside C; the rest as the contract.
                 unsafe {
                     let c = cp.add(first * n);
+                    let init = init.below(first);
                     by_panels(6, k, n, &micro, (1, 8), rhs, init, c, panels.clone())
                 };
                 first += 6;
@@ -212,6 +273,7 @@ mod imp {
             // SAFETY: rows `first..m` of A and C, as the contract gives them.
             unsafe {
                 let (a, c) = (&a[first * ars..], cp.add(first * n));
+                let init = init.below(first);
                 by_panels(m - first, k, n, a, (ars, acs), rhs, init, c, panels)
             };
         }
@@ -262,32 +324,27 @@ mod imp {
                     _ => 1,
                 };
                 let ap = a[i * ars..].as_ptr();
-                // A full panel is stored straight into C, starting from C's values when adding;
-                // the last, narrower one goes through `edge` (C's values copied in when adding)
-                // and its first `w` columns are copied out.
+                // A full panel is stored straight into C, its accumulators starting from C's
+                // values when adding (or from the start matrix); the last, narrower one goes
+                // through `edge` (the start values copied in) and its first `w` columns are
+                // copied out.
+                // SAFETY (of the pointer arithmetic): `(i, j0)` is inside C (`i < m`,
+                // `j0 < n`), and inside the start matrix when there is one (contract).
+                let out = unsafe { cp.add(i * n + j0) };
+                let (from, ls) = init.block(i, j0, out, n);
                 let (start, out, ldc) = if w == NR {
-                    // SAFETY: `(i, j0)` is inside C (`i < m`, `j0 + 16 <= n`).
-                    let out = unsafe { cp.add(i * n + j0) };
-                    let start = if init == Init::Accumulate {
-                        out as *const f32
-                    } else {
-                        std::ptr::null()
-                    };
-                    (start, out, n)
+                    ((from, ls), out, n)
                 } else {
-                    let start = if init == Init::Accumulate {
+                    if !from.is_null() {
                         for r in 0..rows {
-                            // SAFETY: row `i + r` of C has `w` values from column `j0`,
-                            // initialised when adding (contract).
-                            let src =
-                                unsafe { std::slice::from_raw_parts(cp.add((i + r) * n + j0), w) };
+                            // SAFETY: row `r` of the start block has `w` values (initialised
+                            // C when adding, the start matrix otherwise: contract).
+                            let src = unsafe { std::slice::from_raw_parts(from.add(r * ls), w) };
                             edge[r * NR..][..w].copy_from_slice(src);
                         }
-                        edge.as_ptr()
-                    } else {
-                        std::ptr::null()
-                    };
-                    (start, edge.as_mut_ptr(), NR)
+                    }
+                    let start = if from.is_null() { from } else { edge.as_ptr() };
+                    ((start, NR), edge.as_mut_ptr(), NR)
                 };
                 // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, `k` values each at
                 // strides `(ars, acs)`); the panel holds `k x 16` values; the output (and start)
@@ -325,12 +382,12 @@ mod imp {
     }
 
     /// `MR` rows of C times one panel: `MR x 16` accumulators in registers over the whole `k`,
-    /// starting from zeros (`start` null) or from the block at `start` (stride `ldc`).
+    /// starting from zeros (`start` null) or from the block at `start` (its own row stride).
     ///
     /// # Safety
     /// AVX2 and FMA; `a` points to `MR` rows of `k` values at strides `(ars, acs)`, `panel` to
     /// `k` rows of 16 values `ldb` apart, `start` (unless null) to `MR` readable rows of 16 at
-    /// stride `ldc`, `c` to `MR` rows of 16 writable values at stride `ldc`.
+    /// its stride, `c` to `MR` rows of 16 writable values at stride `ldc`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn tile<const MR: usize>(
@@ -338,7 +395,7 @@ mod imp {
         a: *const f32,
         (ars, acs): (usize, usize),
         (panel, ldb): (*const f32, usize),
-        start: *const f32,
+        (start, ls): (*const f32, usize),
         c: *mut f32,
         ldc: usize,
     ) {
@@ -348,8 +405,8 @@ mod imp {
             for r in 0..MR {
                 // SAFETY: row `r < MR` of the start block has 16 readable values (contract).
                 unsafe {
-                    lo[r] = _mm256_loadu_ps(start.add(r * ldc));
-                    hi[r] = _mm256_loadu_ps(start.add(r * ldc + 8));
+                    lo[r] = _mm256_loadu_ps(start.add(r * ls));
+                    hi[r] = _mm256_loadu_ps(start.add(r * ls + 8));
                 }
             }
         }
@@ -468,15 +525,21 @@ mod tests {
                             tail: tail.as_slice(),
                         };
                         let packed = packed.as_slice();
+                        // A start matrix with rows n + 2 apart, and a bias (one row, stride 0).
+                        let s0 = filled(m * (n + 2), 9);
+                        let from = Init::From(s0.as_ptr(), n + 2);
+                        let bias = Init::From(s0.as_ptr(), 0);
                         for (rhs, init, panels) in [
                             (Rhs::Panels(packed), Init::Zero, 0..count),
                             (rows, Init::Accumulate, 0..count),
                             (Rhs::Panels(packed), Init::Zero, count / 2..count),
+                            (Rhs::Panels(packed), from, 0..count),
+                            (rows, bias, count / 2..count),
                         ] {
-                            let c0 = if init == Init::Zero {
-                                vec![f32::NAN; m * n]
-                            } else {
+                            let c0 = if init == Init::Accumulate {
                                 filled(m * n, 5)
+                            } else {
+                                vec![f32::NAN; m * n]
                             };
                             let run = |wide| {
                                 let mkn = (m, k, n);
@@ -492,6 +555,67 @@ mod tests {
                                     "{what}: element {i}: AVX2 {x}, AVX-512 {y}"
                                 );
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // `C = S + A B` from a start matrix S (rows `stride` apart, or one row with stride 0) must
+    // add S's own element to each value of C, on every tile height, the narrow last panel, the
+    // micro-panel rows of a transposed A, and B packed or read in place (whichever kernel the
+    // CPU runs; with AVX-512 the test above gives the AVX2 kernel the same bits).
+    #[test]
+    fn a_start_matrix_or_bias_row_is_added_to_every_value_of_c() {
+        use std::mem::MaybeUninit;
+        if !super::available() {
+            return;
+        }
+        for (m, k, n) in [
+            (1, 3, 5),
+            (7, 64, 17),
+            (15, 32, 40),
+            (32, 128, 48),
+            (30, 6, 100),
+        ] {
+            for a_transposed in [false, true] {
+                let strides = if a_transposed { (1, m + 1) } else { (k + 2, 1) };
+                let a = filled((m + 1) * (k + 2), m + k);
+                let rs = n + 3;
+                let b = filled(k * rs, n);
+                let packed = super::super::pack(&b, k, n, rs, 1);
+                let full = n / NR * NR;
+                let tail = if full < n {
+                    super::super::pack(&b[full..], k, n - full, rs, 1)
+                } else {
+                    super::super::Lines::new()
+                };
+                let rows = Rhs::Rows {
+                    b: &b,
+                    rs,
+                    tail: tail.as_slice(),
+                };
+                let s0 = filled(m * (n + 2), 9);
+                for (rhs, stride) in [(Rhs::Panels(packed.as_slice()), n + 2), (rows, 0)] {
+                    let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
+                    super::gemm_from(m, k, n, &a, strides, rhs, (&s0, stride), &mut c);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let ab: f64 = (0..k)
+                                .map(|p| {
+                                    let x = a[i * strides.0 + p * strides.1];
+                                    f64::from(x) * f64::from(b[p * rs + j])
+                                })
+                                .sum();
+                            let want = f64::from(s0[i * stride + j]) + ab;
+                            // SAFETY: the product wrote every element (checked here).
+                            let got = f64::from(unsafe { c[i * n + j].assume_init() });
+                            assert!(
+                                (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                                "m {m} k {k} n {n} A^T {a_transposed} stride {stride}: \
+                                 C[{i}, {j}] = {got}, want {want}"
+                            );
                         }
                     }
                 }

@@ -63,6 +63,7 @@ pub(super) unsafe fn gemm(
             // of C are inside C (`first + MR <= m`), as the contract gives them.
             unsafe {
                 let c = (cp.add(first * ldc), ldc);
+                let init = init.below(first);
                 micro_rows(k, n, micro.as_ptr(), rhs, init, c, panels.clone());
             }
             first += MR;
@@ -86,23 +87,23 @@ pub(super) unsafe fn gemm(
             let ap = a[i * ars..].as_ptr();
             // SAFETY: `(i, j0)` is inside C (`i < m`, `j0 < n`).
             let out = unsafe { cp.add(i * ldc + j0) };
-            let acc = init == Init::Accumulate;
+            let acc = init.block(i, j0, out, ldc);
             // SAFETY: rows `i..i + rows` of A exist (`i + rows <= m`, `k` values each at
             // strides `(ars, acs)`); the panels hold `k x 16` values; the output block is
             // `rows` rows of C from column `j0`, the lanes outside C masked off.
             unsafe {
                 let b = [p0, p1];
                 match (rows, two, acs) {
-                    (8, true, 1) => tile::<8, 2>(k, ap, (ars, 1), b, acc, out, ldc, masks),
-                    (8, false, 1) => tile::<8, 1>(k, ap, (ars, 1), b, acc, out, ldc, masks),
-                    (8, true, _) => tile::<8, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    (8, false, _) => tile::<8, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    (4, true, _) => tile::<4, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    (4, false, _) => tile::<4, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    (2, true, _) => tile::<2, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    (2, false, _) => tile::<2, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    (_, true, _) => tile::<1, 2>(k, ap, (ars, acs), b, acc, out, ldc, masks),
-                    _ => tile::<1, 1>(k, ap, (ars, acs), b, acc, out, ldc, masks),
+                    (8, true, 1) => tile::<8, 2>(k, ap, (ars, 1), b, acc, (out, ldc), masks),
+                    (8, false, 1) => tile::<8, 1>(k, ap, (ars, 1), b, acc, (out, ldc), masks),
+                    (8, true, _) => tile::<8, 2>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    (8, false, _) => tile::<8, 1>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    (4, true, _) => tile::<4, 2>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    (4, false, _) => tile::<4, 1>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    (2, true, _) => tile::<2, 2>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    (2, false, _) => tile::<2, 1>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    (_, true, _) => tile::<1, 2>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
+                    _ => tile::<1, 1>(k, ap, (ars, acs), b, acc, (out, ldc), masks),
                 }
             }
             i += rows;
@@ -167,7 +168,6 @@ unsafe fn micro_rows(
     (cp, ldc): (*mut f32, usize),
     panels: std::ops::Range<usize>,
 ) {
-    let acc = init == Init::Accumulate;
     let mut pi = panels.start;
     while pi < panels.end {
         let two = pi + 1 < panels.end;
@@ -175,15 +175,16 @@ unsafe fn micro_rows(
         let p1 = if two { panel_of(rhs, pi + 1, k, n) } else { p0 };
         let j0 = pi * NR;
         let masks = [lanes(n, j0), if two { lanes(n, j0 + NR) } else { 0 }];
-        // SAFETY: column `j0 < n` of the first row of C; the tile reads `k` steps of 16
-        // values of A and `k` rows of each panel, and writes `MR` rows of C from `j0`, the
-        // lanes outside C masked off (contract).
+        // SAFETY: column `j0 < n` of the first row of C (and of the start matrix, if any); the
+        // tile reads `k` steps of 16 values of A and `k` rows of each panel, and writes `MR`
+        // rows of C from `j0`, the lanes outside C masked off (contract).
         unsafe {
             let out = cp.add(j0);
+            let acc = init.block(0, j0, out, ldc);
             if two {
-                tile::<MR, 2>(k, a, (1, NR), [p0, p1], acc, out, ldc, masks);
+                tile::<MR, 2>(k, a, (1, NR), [p0, p1], acc, (out, ldc), masks);
             } else {
-                tile::<MR, 1>(k, a, (1, NR), [p0, p1], acc, out, ldc, masks);
+                tile::<MR, 1>(k, a, (1, NR), [p0, p1], acc, (out, ldc), masks);
             }
         }
         pi += if two { 2 } else { 1 };
@@ -191,13 +192,15 @@ unsafe fn micro_rows(
 }
 
 /// `MR` rows of C times `NP` panels (1 or 2): `MR x NP` 16-lane accumulators over the whole
-/// `k`, starting from zeros or (`accumulate`) from C's values.
+/// `k`, starting from zeros (`start` null) or from the block at `start` (its own row stride:
+/// C's values when adding, another matrix or a repeated row otherwise).
 ///
 /// # Safety
 /// AVX-512F; `a` points to `MR` rows of `k` values at strides `(ars, acs)`; each panel of
 /// `b` (its first row and the distance between rows; the second read only when `NP = 2`)
 /// to `k` rows of 16 values; `c` to `MR` rows at stride `ldc` whose lanes in `masks[j]` (panel
-/// `j`, 16 columns from `c + 16 j`) are readable when accumulating and writable.
+/// `j`, 16 columns from `c + 16 j`) are writable, and the same lanes of `MR` rows of `start`
+/// (unless null) readable.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -206,17 +209,16 @@ unsafe fn tile<const MR: usize, const NP: usize>(
     a: *const f32,
     (ars, acs): (usize, usize),
     b: [(*const f32, usize); 2],
-    accumulate: bool,
-    c: *mut f32,
-    ldc: usize,
+    (start, ls): (*const f32, usize),
+    (c, ldc): (*mut f32, usize),
     masks: [__mmask16; 2],
 ) {
     let mut acc = [[_mm512_setzero_ps(); NP]; MR];
-    if accumulate {
+    if !start.is_null() {
         for (r, row) in acc.iter_mut().enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
                 // SAFETY: the masked lanes of row `r`, panel `j` are readable (contract).
-                *v = unsafe { _mm512_maskz_loadu_ps(masks[j], c.add(r * ldc + j * NR)) };
+                *v = unsafe { _mm512_maskz_loadu_ps(masks[j], start.add(r * ls + j * NR)) };
             }
         }
     }

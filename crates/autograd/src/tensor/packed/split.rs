@@ -8,11 +8,12 @@ use super::kernel::{self, Init};
 use super::{NR, Rhs};
 use crate::tensor::kernels::{BATCH_SPLIT_ROWS, RowsPtr, split_batch};
 
-/// `C = A B` from B's packed panels, split across threads when the product has at least 2^20
+/// `C = A B` (or `C = S + A B` with `start` = `(S, row stride)`, stride 0 for one row on every
+/// row) from B's packed panels, split across threads when the product has at least 2^20
 /// multiply-adds and more than one thread is set: by rows of A and C when there are at least
 /// [`BATCH_SPLIT_ROWS`] (`kernels::split_batch`: each thread the batch rows it owns in the
 /// rest of a recurrent step, so A's rows are in its cache and C's stay there), otherwise by
-/// panels (each thread writes its own columns of C). `then` as in `try_gemm`.
+/// panels (each thread writes its own columns of C).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn split_panels(
     m: usize,
@@ -22,22 +23,26 @@ pub(super) fn split_panels(
     ars: usize,
     panels: &[f32],
     c: &mut [MaybeUninit<f32>],
-    then: Option<&(dyn Fn(usize, usize) + Sync)>,
+    start: Option<(&[f32], usize)>,
 ) {
     let count = n.div_ceil(NR);
     let threads = crate::hot_pool::width();
     let by_rows = m >= BATCH_SPLIT_ROWS;
-    let then = |r0, r1| {
-        if let Some(then) = then {
-            then(r0, r1);
+    // Rows `r0..r1` of C (`c` holding just those), from `start`'s same rows.
+    let rows = |r0: usize, r1: usize, a: &[f32], c: &mut [MaybeUninit<f32>]| {
+        let (m, rhs) = (r1 - r0, Rhs::Panels(panels));
+        match start {
+            Some((s, stride)) => {
+                kernel::gemm_from(m, k, n, a, (ars, 1), rhs, (&s[r0 * stride..], stride), c)
+            }
+            None => kernel::gemm(m, k, n, a, (ars, 1), rhs, c),
         }
     };
     if threads < 2
         || (count < 2 && !by_rows)
         || m * k * n < crate::tensor::kernels::GEMM_PARALLEL_MKN
     {
-        kernel::gemm(m, k, n, a, (ars, 1), Rhs::Panels(panels), c);
-        then(0, m);
+        rows(0, m, a, c);
         return;
     }
     assert_eq!(c.len(), m * n, "internal: packed gemm: C out of bounds");
@@ -47,29 +52,26 @@ pub(super) fn split_panels(
             // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call;
             // `split_batch` hands out disjoint row ranges.
             let c = unsafe { cp.rows(r0, r1, n) };
-            let a = &a[r0 * ars..];
-            kernel::gemm(r1 - r0, k, n, a, (ars, 1), Rhs::Panels(panels), c);
-            then(r0, r1);
+            rows(r0, r1, &a[r0 * ars..], c);
         });
     } else {
+        if let Some((s, stride)) = start {
+            assert!(
+                (m - 1) * stride + n <= s.len(),
+                "internal: packed gemm: the start matrix out of bounds"
+            );
+        }
         let per = count.div_ceil(threads);
         crate::hot_pool::run_blocks(count.div_ceil(per), &|i| {
             let mine = i * per..((i + 1) * per).min(count);
+            let init = start.map_or(Init::Zero, |(s, stride)| Init::From(s.as_ptr(), stride));
             // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call;
-            // each block writes only the columns of its own panels.
+            // each block writes only the columns of its own panels; the start matrix holds
+            // `m` rows (asserted).
             unsafe {
-                kernel::gemm_panels(
-                    (m, k, n),
-                    a,
-                    (ars, 1),
-                    panels,
-                    cp.ptr().cast(),
-                    mine,
-                    Init::Zero,
-                )
+                kernel::gemm_panels((m, k, n), a, (ars, 1), panels, cp.ptr().cast(), mine, init)
             };
         });
-        then(0, m);
     }
     #[cfg(test)]
     super::tests::SPLIT_RUNS.with(|r| r.set(r.get() + 1));
