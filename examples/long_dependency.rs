@@ -280,9 +280,9 @@ impl Model {
     /// Logits `[B, ANSWERS]` from the final hidden state.
     fn forward<'t>(&self, x: Var<'t, f32>) -> Var<'t, f32> {
         let h_n = match &self.recurrent {
-            Recurrent::Rnn(r) => r.forward_seq(x, None).h_n,
-            Recurrent::Lstm(r) => r.forward_seq(x, None).h_n,
-            Recurrent::Gru(r) => r.forward_seq(x, None).h_n,
+            Recurrent::Rnn(r) => r.forward_last(x, None),
+            Recurrent::Lstm(r) => r.forward_last(x, None).h,
+            Recurrent::Gru(r) => r.forward_last(x, None),
         };
         self.head.forward(h_n)
     }

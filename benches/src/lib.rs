@@ -284,7 +284,7 @@ impl LstmStep {
         self.tape.reset();
         let tape = &self.tape;
         let x = tape.constant(self.x.clone());
-        let h = self.lstm.forward_seq(x, None).h_n;
+        let h = self.lstm.forward_last(x, None).h;
         let loss = cross_entropy(self.head.forward(h), &self.y);
         let value = loss.item();
         let grads = loss.backward();

@@ -247,7 +247,58 @@ impl<T: Float> Lstm<T> {
         x: Var<'t, T>,
         state0: Option<LstmState<'t, T>>,
     ) -> LstmOutput<'t, T> {
-        let who = "Lstm::forward_seq";
+        let mut hs = Vec::new();
+        let state = Self::run("Lstm::forward_seq", w, x, state0, Some(&mut hs));
+        LstmOutput {
+            output: Var::stack(&hs, 1),
+            h_n: state.h,
+            c_n: state.c,
+        }
+    }
+
+    /// The state after the last step of `x` `[B, T, I]` from `state0` (zeros if `None`),
+    /// without the output sequence: for a head on the last hidden state (Keras's
+    /// `LSTM(units)`, whose `return_sequences` is false), it skips copying every step's `h`
+    /// into a `[B, T, H]` tensor. The same values and gradients as [`forward_seq`]'s `h_n` and
+    /// `c_n`.
+    ///
+    /// ```
+    /// use wengert_autograd::{Tape, Tensor};
+    /// use wengert_nn::Lstm;
+    ///
+    /// let lstm = Lstm::<f64>::new(3, 4).with_seed(1);
+    /// let tape = Tape::new();
+    /// let x = tape.constant(Tensor::randn(&[2, 5, 3], 2));
+    /// let last = lstm.forward_last(x, None);
+    /// let seq = lstm.forward_seq(x, None);
+    /// assert_eq!(last.h.value().to_vec(), seq.h_n.value().to_vec());
+    /// assert_eq!(last.c.value().to_vec(), seq.c_n.value().to_vec());
+    /// ```
+    ///
+    /// # Panics
+    /// As [`forward_seq`], naming `Lstm::forward_last`.
+    ///
+    /// [`forward_seq`]: Self::forward_seq
+    #[track_caller]
+    pub fn forward_last<'t>(
+        &self,
+        x: Var<'t, T>,
+        state0: Option<LstmState<'t, T>>,
+    ) -> LstmState<'t, T> {
+        let w = self.cell.p.on(x.tape());
+        Self::run("Lstm::forward_last", &w, x, state0, None)
+    }
+
+    /// The steps of [`forward_seq_with`](Self::forward_seq_with): the last state, each step's
+    /// `h` pushed onto `hs` if given.
+    #[track_caller]
+    fn run<'t>(
+        who: &str,
+        w: &RecurrentWeights<'t, T>,
+        x: Var<'t, T>,
+        state0: Option<LstmState<'t, T>>,
+        mut hs: Option<&mut Vec<Var<'t, T>>>,
+    ) -> LstmState<'t, T> {
         let (input, hidden) = w.sizes(who, 4);
         let (batch, steps) = check_seq_input(who, &x.shape(), input);
         if let Some(s) = &state0 {
@@ -287,19 +338,19 @@ impl<T: Float> Lstm<T> {
                 }
             }
         };
-        let mut hs = Vec::with_capacity(steps);
-        if skip_first {
-            hs.push(state.h); // the first step, taken above
+        if let Some(hs) = hs.as_deref_mut() {
+            hs.reserve(steps);
+            if skip_first {
+                hs.push(state.h); // the first step, taken above
+            }
         }
         for xp in xps {
             state = lstm_step(w, xp, state);
-            hs.push(state.h);
+            if let Some(hs) = hs.as_deref_mut() {
+                hs.push(state.h);
+            }
         }
-        LstmOutput {
-            output: Var::stack(&hs, 1),
-            h_n: state.h,
-            c_n: state.c,
-        }
+        state
     }
 }
 
@@ -394,6 +445,49 @@ mod tests {
         let lstm = Lstm::<f64>::new(3, 2);
         let tape = Tape::new();
         lstm.forward_seq(tape.constant(Tensor::zeros(&[2, 0, 3])), None);
+    }
+
+    #[test]
+    fn the_last_state_alone_has_the_values_and_gradients_of_the_sequence_run() {
+        // Every gradient of a loss on (h_n, c_n), from the zero state and from a given one.
+        for given in [false, true] {
+            let lstm = Lstm::<f64>::new(3, 4).with_seed(6);
+            let run = |last_only: bool| {
+                let tape = Tape::new();
+                let x = tape.var(Tensor::randn(&[2, 5, 3], 2));
+                let s0 = given.then(|| LstmState {
+                    h: tape.var(Tensor::randn(&[2, 4], 3)),
+                    c: tape.var(Tensor::randn(&[2, 4], 4)),
+                });
+                let (h, c) = if last_only {
+                    let s = lstm.forward_last(x, s0);
+                    (s.h, s.c)
+                } else {
+                    let out = lstm.forward_seq(x, s0);
+                    (out.h_n, out.c_n)
+                };
+                // tanh after the op so the upstream gradient is not all ones
+                let loss = h.tanh().sum() + c.powf(2.0).sum();
+                let values = [h.value().to_vec(), c.value().to_vec()];
+                let grads = loss.backward();
+                let mut all = values.to_vec();
+                all.push(grads[x].to_vec());
+                if let Some(s0) = s0 {
+                    all.extend([grads[s0.h].to_vec(), grads[s0.c].to_vec()]);
+                }
+                all.extend(lstm.named_params().iter().map(|(_, p)| grads[*p].to_vec()));
+                all
+            };
+            assert_eq!(run(true), run(false), "given state: {given}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "Lstm::forward_last: the sequence is empty (input shape [2, 0, 3])")]
+    fn an_empty_sequence_panics_naming_forward_last() {
+        let lstm = Lstm::<f64>::new(3, 2);
+        let tape = Tape::new();
+        lstm.forward_last(tape.constant(Tensor::zeros(&[2, 0, 3])), None);
     }
 
     #[test]

@@ -185,7 +185,39 @@ impl<T: Float> Rnn<T> {
         x: Var<'t, T>,
         h0: Option<Var<'t, T>>,
     ) -> SequenceOutput<'t, T> {
-        let who = "Rnn::forward_seq";
+        let mut hs = Vec::new();
+        let h_n = Self::run("Rnn::forward_seq", w, x, h0, Some(&mut hs));
+        SequenceOutput {
+            output: Var::stack(&hs, 1),
+            h_n,
+        }
+    }
+
+    /// The hidden state after the last step of `x` `[B, T, I]` from `h0` (zero if `None`),
+    /// without the output sequence: for a head on the last hidden state (Keras's
+    /// `SimpleRNN(units)`, whose `return_sequences` is false), it skips copying every
+    /// step's `h` into a `[B, T, H]` tensor. The same value and gradients as
+    /// [`forward_seq`]'s `h_n`.
+    ///
+    /// # Panics
+    /// As [`forward_seq`], naming `Rnn::forward_last`.
+    ///
+    /// [`forward_seq`]: Self::forward_seq
+    #[track_caller]
+    pub fn forward_last<'t>(&self, x: Var<'t, T>, h0: Option<Var<'t, T>>) -> Var<'t, T> {
+        Self::run("Rnn::forward_last", &self.cell.p.on(x.tape()), x, h0, None)
+    }
+
+    /// The steps of [`forward_seq_with`](Self::forward_seq_with): the last hidden state, each
+    /// step's pushed onto `hs` if given.
+    #[track_caller]
+    fn run<'t>(
+        who: &str,
+        w: &RecurrentWeights<'t, T>,
+        x: Var<'t, T>,
+        h0: Option<Var<'t, T>>,
+        mut hs: Option<&mut Vec<Var<'t, T>>>,
+    ) -> Var<'t, T> {
         let (input, hidden) = w.sizes(who, 1);
         let (batch, steps) = check_seq_input(who, &x.shape(), input);
         let mut h = match h0 {
@@ -199,15 +231,16 @@ impl<T: Float> Rnn<T> {
         };
         // The input part of every step: one projection for the sequence, a slice per step.
         let xps = steps_of(w.input_part_both_biases(x), batch, steps);
-        let mut hs = Vec::with_capacity(steps);
+        if let Some(hs) = hs.as_deref_mut() {
+            hs.reserve(steps);
+        }
         for xp in xps {
             h = rnn_step(w, xp, h);
-            hs.push(h);
+            if let Some(hs) = hs.as_deref_mut() {
+                hs.push(h);
+            }
         }
-        SequenceOutput {
-            output: Var::stack(&hs, 1),
-            h_n: h,
-        }
+        h
     }
 }
 
@@ -269,5 +302,40 @@ mod tests {
             let o = out.output.narrow(1, t, 1).reshape(&[2, 2]).value();
             assert!(o.max_abs_diff(&h.value()).expect("equal shapes") < 1e-15);
         }
+    }
+
+    #[test]
+    fn the_last_state_alone_has_the_values_and_gradients_of_the_sequence_run() {
+        // Every gradient of a loss on h_n, from the zero state and from a given one.
+        for given in [false, true] {
+            let layer = Rnn::<f64>::new(3, 4).with_seed(6);
+            let run = |last_only: bool| {
+                let tape = Tape::new();
+                let x = tape.var(Tensor::randn(&[2, 5, 3], 2));
+                let h0 = given.then(|| tape.var(Tensor::randn(&[2, 4], 3)));
+                let h = if last_only {
+                    layer.forward_last(x, h0)
+                } else {
+                    layer.forward_seq(x, h0).h_n
+                };
+                // tanh after the op so the upstream gradient is not all ones
+                let loss = h.tanh().sum();
+                let value = h.value().to_vec();
+                let grads = loss.backward();
+                let mut all = vec![value, grads[x].to_vec()];
+                all.extend(h0.map(|h0| grads[h0].to_vec()));
+                all.extend(layer.named_params().iter().map(|(_, p)| grads[*p].to_vec()));
+                all
+            };
+            assert_eq!(run(true), run(false), "given state: {given}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "Rnn::forward_last: the sequence is empty (input shape [2, 0, 3])")]
+    fn an_empty_sequence_panics_naming_forward_last() {
+        let layer = Rnn::<f64>::new(3, 2);
+        let tape = Tape::new();
+        layer.forward_last(tape.constant(Tensor::zeros(&[2, 0, 3])), None);
     }
 }
