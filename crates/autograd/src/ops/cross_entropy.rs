@@ -5,6 +5,8 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
+use crate::tensor::buf::Buf;
+
 use crate::tensor::kernels::{fresh, unique_mut};
 use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
@@ -19,7 +21,7 @@ struct CrossEntropy<T: Float> {
 
 /// `exp(x_rj - m_r)` of logits `x` `[N, C]` with `m_r` the row maximum, and each row's sum.
 struct ShiftedExp<T> {
-    exps: Arc<[T]>,
+    exps: Buf<T>,
     sums: Vec<T>,
 }
 
@@ -28,7 +30,7 @@ impl<T: Float> ShiftedExp<T> {
     fn new(x: &[T], c: usize) -> (Self, Vec<T>) {
         if c == 0 {
             // No classes: `check` allows that only for an empty batch, so there are no rows.
-            let exps = Arc::from([]);
+            let exps = Buf::empty();
             return (ShiftedExp { exps, sums: vec![] }, vec![]);
         }
         let maxima: Vec<T> = x

@@ -3,13 +3,13 @@
 //! kernel needs that, or written front to back by the kernel itself ([`fresh`]) with no fill.
 
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
+use super::buf::Buf;
 use crate::Float;
 
 /// A fresh zeroed buffer, for kernels that add into it or write only part of it (a kernel that
 /// writes every element uses [`fresh`] instead and skips the zero pass).
-pub(crate) fn zeroed<T: Float>(n: usize) -> Arc<[T]> {
+pub(crate) fn zeroed<T: Float>(n: usize) -> Buf<T> {
     filled(n, T::ZERO)
 }
 
@@ -20,7 +20,7 @@ pub(crate) fn zeroed<T: Float>(n: usize) -> Arc<[T]> {
 /// # Panics
 /// If `fill` does not write exactly `n` elements (a bug in the kernel).
 #[track_caller]
-pub(crate) fn fresh<T: Float>(n: usize, fill: impl FnOnce(&mut Filler<'_, T>)) -> Arc<[T]> {
+pub(crate) fn fresh<T: Float>(n: usize, fill: impl FnOnce(&mut Filler<'_, T>)) -> Buf<T> {
     // SAFETY: elements `..filler.done` are written (a `Filler` counts only what it wrote, even
     // if a kernel catches a panic of `extend` and goes on), and the assert stops before
     // `written_by` returns unless that is all `n` of them.
@@ -95,7 +95,7 @@ pub(crate) fn fresh_rows<T: Float>(
     width: usize,
     split: bool,
     fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
-) -> Arc<[T]> {
+) -> Buf<T> {
     let n = rows * width;
     // SAFETY: each range's filler writes all of its `(r1 - r0) width` elements or panics (the
     // assert below), the ranges cover `0..rows`, and a panic in any range reaches the caller
@@ -131,7 +131,7 @@ pub(crate) fn fresh_rows<T: Float>(
 /// (`pool.rs`) when a large buffer of that length is there, else a new allocation, written in
 /// one pass (collecting `repeat_n(value, n)` into an `Arc<[T]>` writes element by element
 /// through a generic path: 6 % of an LSTM step went there).
-pub(crate) fn filled<T: Float>(n: usize, value: T) -> Arc<[T]> {
+pub(crate) fn filled<T: Float>(n: usize, value: T) -> Buf<T> {
     // SAFETY: the closure writes an initialised value into every element.
     unsafe {
         written_by(n, |c| {
@@ -144,7 +144,7 @@ pub(crate) fn filled<T: Float>(n: usize, value: T) -> Arc<[T]> {
 
 /// A fresh buffer holding a copy of `src` (recycled from the buffer cache when it has that
 /// length).
-pub(crate) fn copied<T: Float>(src: &[T]) -> Arc<[T]> {
+pub(crate) fn copied<T: Float>(src: &[T]) -> Buf<T> {
     // SAFETY: the closure writes an initialised value into every one of `src.len()` elements.
     unsafe {
         written_by(src.len(), |c| {
@@ -165,7 +165,7 @@ pub(crate) fn copied<T: Float>(src: &[T]) -> Arc<[T]> {
 pub(super) unsafe fn written_by<T: Float>(
     n: usize,
     write: impl FnOnce(&mut [MaybeUninit<T>]),
-) -> Arc<[T]> {
+) -> Buf<T> {
     if let Some(mut buf) = super::pool::take::<T>(n) {
         let s: &mut [T] = unique_mut(&mut buf);
         // SAFETY: `[T]` and `[MaybeUninit<T>]` have the same layout; the slice starts fully
@@ -174,15 +174,14 @@ pub(super) unsafe fn written_by<T: Float>(
         write(s);
         return buf;
     }
-    let mut out = Arc::<[T]>::new_uninit_slice(n);
-    write(unique_mut(&mut out));
-    // SAFETY: the caller's `write` initialised all `n` elements (this function's contract).
-    unsafe { out.assume_init() }
+    // SAFETY: the caller's `write` initialises all `n` elements (this function's contract).
+    unsafe { Buf::new_written(n, write) }
 }
 
 /// Mutable access to a buffer this kernel just created.
-pub(crate) fn unique_mut<T>(buf: &mut Arc<[T]>) -> &mut [T] {
-    Arc::get_mut(buf).expect("internal: a freshly allocated buffer has one owner")
+pub(crate) fn unique_mut<T>(buf: &mut Buf<T>) -> &mut [T] {
+    buf.get_mut()
+        .expect("internal: a freshly allocated buffer has one owner")
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Eager kernels shared by the ops: elementwise maps with broadcasting, reductions, copies along
 //! axes and batched GEMM. Work above [`PARALLEL_THRESHOLD`] elements is split across rayon's pool.
 
+use crate::tensor::buf::Buf;
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
 use super::Tensor;
 use super::shape::{
@@ -55,7 +55,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `f` of every element into a fresh buffer, one range of elements per thread.
-    fn par_map_into_fresh(&self, f: &(impl Fn(T) -> T + Sync + Send)) -> Arc<[T]> {
+    fn par_map_into_fresh(&self, f: &(impl Fn(T) -> T + Sync + Send)) -> Buf<T> {
         let mut out = zeroed(self.numel());
         let (src, dst) = (self.data(), RowsPtr::new(unique_mut(&mut out).as_mut_ptr()));
         split_elements(src.len(), &|s, e| {
@@ -106,7 +106,7 @@ impl<T: Float> Tensor<T> {
         let (a, b) = (self, other);
         if a.shape == b.shape {
             let n = a.numel();
-            let data: Arc<[T]> = if n < PARALLEL_THRESHOLD {
+            let data: Buf<T> = if n < PARALLEL_THRESHOLD {
                 let (x, y) = (a.data(), b.data());
                 fresh(n, |out| {
                     crate::vectorized(

@@ -1,5 +1,6 @@
 //! `Tensor<T>`: an owned, immutable, contiguous row-major n-d array with shared storage.
 
+pub(crate) mod buf;
 mod buffer;
 mod dot_gemm;
 mod index;
@@ -12,11 +13,11 @@ mod reduce;
 pub mod shape;
 
 use std::fmt;
-use std::sync::Arc;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::{Error, Float};
+use buf::Buf;
 pub use index::IndexTensor;
 pub use shape::Shape;
 use shape::numel;
@@ -54,7 +55,7 @@ impl<T: Float> Clone for Tensor<T> {
 #[derive(Clone)]
 enum Storage<T: Float> {
     Scalar(T),
-    Shared(Arc<[T]>),
+    Shared(Buf<T>),
 }
 
 /// The last owner of a large buffer hands it to this thread's buffer cache (`pool.rs`), so the
@@ -64,9 +65,9 @@ impl<T: Float> Drop for Storage<T> {
     fn drop(&mut self) {
         if let Storage::Shared(a) = self
             && pool::worth_caching::<T>(a.len())
-            && Arc::get_mut(a).is_some()
+            && a.get_mut().is_some()
         {
-            pool::give(std::mem::replace(a, Arc::from(Vec::new())));
+            pool::give(std::mem::replace(a, Buf::empty()));
         }
     }
 }
@@ -81,22 +82,22 @@ impl<T: Float> Storage<T> {
     }
 }
 
-impl<T: Float> From<Arc<[T]>> for Storage<T> {
+impl<T: Float> From<Buf<T>> for Storage<T> {
     #[inline]
-    fn from(a: Arc<[T]>) -> Self {
+    fn from(a: Buf<T>) -> Self {
         Storage::Shared(a)
     }
 }
 
 impl<T: Float> From<Vec<T>> for Storage<T> {
     fn from(v: Vec<T>) -> Self {
-        Storage::Shared(v.into())
+        Storage::Shared(Buf::from(&v[..]))
     }
 }
 
 impl<T: Float> From<&[T]> for Storage<T> {
     fn from(v: &[T]) -> Self {
-        Storage::Shared(v.into())
+        Storage::Shared(Buf::from(v))
     }
 }
 
@@ -119,7 +120,7 @@ impl<T: Float> Tensor<T> {
 
     /// Builds a tensor from a shape and a row-major buffer that the caller built to fit.
     #[track_caller]
-    pub(crate) fn from_parts(shape: Shape, data: Arc<[T]>) -> Self {
+    pub(crate) fn from_parts(shape: Shape, data: Buf<T>) -> Self {
         assert_eq!(
             data.len(),
             numel(&shape),
@@ -276,7 +277,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The shared buffer holding the elements (`None` for an inline one-element tensor).
-    pub(crate) fn shared_buffer(&self) -> Option<&Arc<[T]>> {
+    pub(crate) fn shared_buffer(&self) -> Option<&Buf<T>> {
         match &self.data {
             Storage::Shared(a) => Some(a),
             Storage::Scalar(_) => None,
@@ -286,7 +287,7 @@ impl<T: Float> Tensor<T> {
     pub(crate) fn data_mut(&mut self) -> Option<&mut [T]> {
         match &mut self.data {
             Storage::Scalar(v) => Some(std::slice::from_mut(v)),
-            Storage::Shared(a) => Arc::get_mut(a),
+            Storage::Shared(a) => a.get_mut(),
         }
     }
 
@@ -303,9 +304,9 @@ impl<T: Float> Tensor<T> {
     /// ```
     pub fn make_mut(&mut self) -> &mut [T] {
         if let Storage::Shared(a) = &mut self.data
-            && Arc::get_mut(a).is_none()
+            && a.get_mut().is_none()
         {
-            *a = Arc::from(&a[..]);
+            *a = buffer::copied(&a[..]);
         }
         self.data_mut()
             .expect("the buffer is unique after the copy")
@@ -391,7 +392,7 @@ impl<T: Float> Tensor<T> {
     /// Whether the two tensors share one storage buffer (a clone or a reshape of each other).
     pub fn shares_storage(&self, other: &Self) -> bool {
         match (&self.data, &other.data) {
-            (Storage::Shared(a), Storage::Shared(b)) => Arc::ptr_eq(a, b),
+            (Storage::Shared(a), Storage::Shared(b)) => Buf::ptr_eq(a, b),
             _ => false,
         }
     }

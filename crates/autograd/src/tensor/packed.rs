@@ -30,8 +30,9 @@
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
+use super::buf::Buf;
 use crate::Float;
 
 mod blocked;
@@ -100,7 +101,7 @@ pub(crate) fn try_gemm<T: Float>(
     k: usize,
     n: usize,
     a: (&[T], isize, isize),
-    b: &Arc<[T]>,
+    b: &Buf<T>,
     (brs, bcs): (isize, isize),
     c: &mut [MaybeUninit<T>],
     start: Option<(&[T], usize)>,
@@ -127,7 +128,7 @@ pub(crate) fn try_gemm<T: Float>(
             e.view == view
                 && e.buffer
                     .downcast_ref::<Weak<[T]>>()
-                    .is_some_and(|w| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(b)))
+                    .is_some_and(|w| std::ptr::addr_eq(w.as_ptr(), b.arc_ptr()))
         });
         let Some(i) = found else {
             // First sighting: remember it, multiply with the general GEMM.
@@ -135,7 +136,7 @@ pub(crate) fn try_gemm<T: Float>(
                 cache.remove(0);
             }
             cache.push(Entry {
-                buffer: Box::new(Arc::downgrade(b)),
+                buffer: Box::new(b.downgrade()),
                 view,
                 panels: None,
             });

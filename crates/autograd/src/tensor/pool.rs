@@ -17,8 +17,8 @@
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
+use super::buf::Buf;
 use crate::Float;
 
 /// Buffers smaller than this go straight back to the allocator (which serves them from its own
@@ -34,7 +34,7 @@ struct Class {
     len: usize,
     ty: TypeId,
     bytes: usize,
-    /// `Arc<[T]>`s with one owner, each with the time it was cached; the newest last (a deque:
+    /// `Buf<T>`s with one owner, each with the time it was cached; the newest last (a deque:
     /// evicting the oldest of thousands of buffers moves none of the others).
     bufs: VecDeque<(u64, Box<dyn Any>)>,
 }
@@ -62,7 +62,7 @@ impl Cache {
         let Some(c) = oldest else {
             return false;
         };
-        c.bufs.pop_front(); // dropping an `Arc` here frees it (no `Storage` involved)
+        c.bufs.pop_front(); // dropping a `Buf` here frees it (no `Storage` involved)
         self.bytes -= c.bytes;
         true
     }
@@ -79,7 +79,7 @@ pub(crate) fn worth_caching<T>(len: usize) -> bool {
 }
 
 /// Keeps `buf` (unique, at least [`MIN_BYTES`]) for a later [`take`] on this thread.
-pub(crate) fn give<T: Float>(buf: Arc<[T]>) {
+pub(crate) fn give<T: Float>(buf: Buf<T>) {
     let (len, bytes) = (buf.len(), std::mem::size_of_val(&*buf));
     if bytes > MAX_BYTES {
         return; // would evict everything else and then itself
@@ -116,7 +116,7 @@ pub(crate) fn give<T: Float>(buf: Arc<[T]>) {
 
 /// A cached buffer of exactly `len` elements of `T`, with one owner and old contents, if there
 /// is one on this thread.
-pub(crate) fn take<T: Float>(len: usize) -> Option<Arc<[T]>> {
+pub(crate) fn take<T: Float>(len: usize) -> Option<Buf<T>> {
     if !worth_caching::<T>(len) {
         return None;
     }
@@ -128,7 +128,7 @@ pub(crate) fn take<T: Float>(len: usize) -> Option<Arc<[T]>> {
             let (_, buf) = class.bufs.pop_back()?;
             let bytes = class.bytes;
             c.bytes -= bytes;
-            buf.downcast::<Arc<[T]>>().ok().map(|b| *b)
+            buf.downcast::<Buf<T>>().ok().map(|b| *b)
         })
         .ok()
         .flatten()
