@@ -25,7 +25,7 @@ impl Init {
     /// The same start for the rows from `rows` on (C's pointer moves by itself).
     pub(super) fn below(self, rows: usize) -> Init {
         match self {
-            // SAFETY (of later reads): the start matrix has these rows (the caller's contract).
+            // Only moved here: the kernels read through it within the caller's start matrix.
             Init::From(s, stride) => Init::From(s.wrapping_add(rows * stride), stride),
             other => other,
         }
