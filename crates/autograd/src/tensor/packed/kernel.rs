@@ -231,9 +231,10 @@ mod imp {
 
     /// # Safety
     /// The CPU must have AVX2 and FMA; `a` must hold an `m x k` matrix at strides `(ars, acs)`,
-    /// `rhs` must hold `k x n` values as its variant describes, and `cp` must point to `m n`
+    /// `rhs` must hold `k x n` values as its variant describes, `cp` must point to `m n`
     /// writable values (initialised for `Init::Accumulate`) whose columns in `panels` nothing
-    /// else reads or writes during the call.
+    /// else reads or writes during the call, and for `Init::From` the start matrix must hold
+    /// `m` readable rows of `n` values at its stride.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gemm_avx2(

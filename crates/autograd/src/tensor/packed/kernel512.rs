@@ -28,14 +28,15 @@ fn panel_of(rhs: Rhs<'_>, pi: usize, k: usize, n: usize) -> (*const f32, usize) 
     }
 }
 
-/// `C = A B` or `C += A B` (as `init`) for the 16-column panels `panels` of C, as the AVX2
-/// kernel (`kernel.rs`) does; C's rows are `ldc >= n` apart.
+/// `C = A B`, `C += A B` or `C = S + A B` (as `init`) for the 16-column panels `panels` of C,
+/// as the AVX2 kernel (`kernel.rs`) does; C's rows are `ldc >= n` apart.
 ///
 /// # Safety
 /// [`available`]; `a` holds an `m x k` matrix at strides `(ars, acs)`, `rhs` holds `k x n`
-/// values as its variant describes, and `cp` points to `m` rows of `n` writable values `ldc`
+/// values as its variant describes, `cp` points to `m` rows of `n` writable values `ldc`
 /// apart (initialised for `Init::Accumulate`) whose columns in `panels` nothing else reads or
-/// writes during the call.
+/// writes during the call, and for `Init::From` the start matrix holds `m` readable rows of `n`
+/// values at its stride.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn gemm(
