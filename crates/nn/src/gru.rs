@@ -12,11 +12,9 @@
 //! order r, z, n. (Cho et al. 2014 apply `r` to `h` before `W_hn`; PyTorch and cuDNN apply it
 //! after, as here, which is why `b_hn` sits inside the product with `r`.)
 
-use wengert_autograd::{Float, Tape, Tensor, Var};
+use wengert_autograd::{Float, Tape, Var};
 
-use crate::recurrent::{
-    RecurrentParams, check_seq_input, check_state, check_step_input, recurrent_common, steps_of,
-};
+use crate::recurrent::{RecurrentParams, check_state, check_step_input, recurrent_common, unroll};
 use crate::{Module, Param, RecurrentWeights, SequenceOutput};
 
 /// One GRU step, PyTorch's equations:
@@ -189,11 +187,10 @@ impl<T: Float> Gru<T> {
         x: Var<'t, T>,
         h0: Option<Var<'t, T>>,
     ) -> SequenceOutput<'t, T> {
-        let mut hs = Vec::new();
-        let h_n = Self::run("Gru::forward_seq", w, x, h0, Some(&mut hs));
+        let hs = Self::unroll("Gru::forward_seq", w, x, h0);
         SequenceOutput {
             output: Var::stack(&hs, 1),
-            h_n,
+            h_n: *hs.last().expect("at least one step (checked)"),
         }
     }
 
@@ -209,40 +206,20 @@ impl<T: Float> Gru<T> {
     /// [`forward_seq`]: Self::forward_seq
     #[track_caller]
     pub fn forward_last<'t>(&self, x: Var<'t, T>, h0: Option<Var<'t, T>>) -> Var<'t, T> {
-        Self::run("Gru::forward_last", &self.cell.p.on(x.tape()), x, h0, None)
+        let hs = Self::unroll("Gru::forward_last", &self.cell.p.on(x.tape()), x, h0);
+        *hs.last().expect("at least one step (checked)")
     }
 
-    /// The steps of [`forward_seq_with`](Self::forward_seq_with): the last hidden state, each
-    /// step's pushed onto `hs` if given.
+    /// The hidden state after every step (`recurrent::unroll`).
     #[track_caller]
-    fn run<'t>(
+    fn unroll<'t>(
         who: &str,
         w: &RecurrentWeights<'t, T>,
         x: Var<'t, T>,
         h0: Option<Var<'t, T>>,
-        mut hs: Option<&mut Vec<Var<'t, T>>>,
-    ) -> Var<'t, T> {
-        let (input, hidden) = w.sizes(who, 3);
-        let (batch, steps) = check_seq_input(who, &x.shape(), input);
-        let mut h = match h0 {
-            Some(h0) => {
-                check_state(who, "h0", &h0.shape(), batch, hidden);
-                h0
-            }
-            None => x.tape().constant(Tensor::zeros(&[batch, hidden])),
-        };
-        // The input part of every step: one projection for the sequence, a slice per step.
-        let xps = steps_of(w.input_part(x), batch, steps);
-        if let Some(hs) = hs.as_deref_mut() {
-            hs.reserve(steps);
-        }
-        for xp in xps {
-            h = gru_step(w, xp, h);
-            if let Some(hs) = hs.as_deref_mut() {
-                hs.push(h);
-            }
-        }
-        h
+    ) -> Vec<Var<'t, T>> {
+        let part = |w: &RecurrentWeights<'t, T>, x| w.input_part(x);
+        unroll(who, (w, 3), x, h0, part, gru_step)
     }
 }
 
@@ -265,6 +242,8 @@ impl<T: Float> Module<T> for Gru<T> {
 
 #[cfg(test)]
 mod tests {
+    use wengert_autograd::Tensor;
+
     use super::*;
 
     #[test]

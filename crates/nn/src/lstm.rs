@@ -247,8 +247,7 @@ impl<T: Float> Lstm<T> {
         x: Var<'t, T>,
         state0: Option<LstmState<'t, T>>,
     ) -> LstmOutput<'t, T> {
-        let mut hs = Vec::new();
-        let state = Self::run("Lstm::forward_seq", w, x, state0, Some(&mut hs));
+        let (hs, state) = Self::run("Lstm::forward_seq", w, x, state0);
         LstmOutput {
             output: Var::stack(&hs, 1),
             h_n: state.h,
@@ -286,19 +285,18 @@ impl<T: Float> Lstm<T> {
         state0: Option<LstmState<'t, T>>,
     ) -> LstmState<'t, T> {
         let w = self.cell.p.on(x.tape());
-        Self::run("Lstm::forward_last", &w, x, state0, None)
+        Self::run("Lstm::forward_last", &w, x, state0).1
     }
 
-    /// The steps of [`forward_seq_with`](Self::forward_seq_with): the last state, each step's
-    /// `h` pushed onto `hs` if given.
+    /// The steps of [`forward_seq_with`](Self::forward_seq_with): every step's `h` (collecting
+    /// them costs no copy; only `forward_seq` stacks them) and the last state.
     #[track_caller]
     fn run<'t>(
         who: &str,
         w: &RecurrentWeights<'t, T>,
         x: Var<'t, T>,
         state0: Option<LstmState<'t, T>>,
-        mut hs: Option<&mut Vec<Var<'t, T>>>,
-    ) -> LstmState<'t, T> {
+    ) -> (Vec<Var<'t, T>>, LstmState<'t, T>) {
         let (input, hidden) = w.sizes(who, 4);
         let (batch, steps) = check_seq_input(who, &x.shape(), input);
         if let Some(s) = &state0 {
@@ -338,19 +336,15 @@ impl<T: Float> Lstm<T> {
                 }
             }
         };
-        if let Some(hs) = hs.as_deref_mut() {
-            hs.reserve(steps);
-            if skip_first {
-                hs.push(state.h); // the first step, taken above
-            }
+        let mut hs = Vec::with_capacity(steps);
+        if skip_first {
+            hs.push(state.h); // the first step, taken above
         }
         for xp in xps {
             state = lstm_step(w, xp, state);
-            if let Some(hs) = hs.as_deref_mut() {
-                hs.push(state.h);
-            }
+            hs.push(state.h);
         }
-        state
+        (hs, state)
     }
 }
 

@@ -123,6 +123,42 @@ pub(crate) fn steps_of<'t, T: Float>(
         .collect()
 }
 
+/// The hidden state after every step of a layer whose state is one `h` (`Rnn`, `Gru`) over
+/// `x` `[B, T, I]` from `h0` (zeros if `None`): `input_part` projects the whole sequence once,
+/// `step(w, xp_t, h)` gives the next state. Collecting the states costs no copy; only
+/// `forward_seq` stacks them into its output.
+///
+/// # Panics
+/// Naming `who`, if `x` or `h0` do not fit the weights (`gates` blocks of rows).
+#[track_caller]
+#[allow(clippy::type_complexity)]
+pub(crate) fn unroll<'t, T: Float>(
+    who: &str,
+    (w, gates): (&RecurrentWeights<'t, T>, usize),
+    x: Var<'t, T>,
+    h0: Option<Var<'t, T>>,
+    input_part: fn(&RecurrentWeights<'t, T>, Var<'t, T>) -> Var<'t, T>,
+    step: fn(&RecurrentWeights<'t, T>, Var<'t, T>, Var<'t, T>) -> Var<'t, T>,
+) -> Vec<Var<'t, T>> {
+    let (input, hidden) = w.sizes(who, gates);
+    let (batch, steps) = check_seq_input(who, &x.shape(), input);
+    let mut h = match h0 {
+        Some(h0) => {
+            check_state(who, "h0", &h0.shape(), batch, hidden);
+            h0
+        }
+        None => x.tape().constant(Tensor::zeros(&[batch, hidden])),
+    };
+    // The input part of every step: one projection for the sequence, a slice per step.
+    steps_of(input_part(w, x), batch, steps)
+        .into_iter()
+        .map(|xp| {
+            h = step(w, xp, h);
+            h
+        })
+        .collect()
+}
+
 /// Panics unless `x` is `[batch, input]`; returns the batch size.
 #[track_caller]
 pub(crate) fn check_step_input(who: &str, x: &[usize], input: usize) -> usize {

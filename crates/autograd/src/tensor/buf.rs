@@ -14,6 +14,8 @@ use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::sync::{Arc, Weak};
 
+use crate::Float;
+
 /// Buffers of at least this many bytes start on a cache line (smaller ones as the allocator
 /// places them: the slack is not worth it).
 const ALIGNED_BYTES: usize = 1024;
@@ -37,16 +39,12 @@ impl<T> Clone for Buf<T> {
 
 /// `(smallest aligned length, slack)` in elements of `T`.
 #[inline(always)]
-const fn class<T>() -> (usize, usize) {
-    let size = if std::mem::size_of::<T>() == 0 {
-        1
-    } else {
-        std::mem::size_of::<T>()
-    };
+const fn class<T: Float>() -> (usize, usize) {
+    let size = std::mem::size_of::<T>();
     (ALIGNED_BYTES.div_ceil(size), LINE / size - 1)
 }
 
-impl<T> Buf<T> {
+impl<T: Float> Buf<T> {
     /// `(start, len)` of the elements within the `Arc`.
     #[inline(always)]
     fn range(&self) -> (usize, usize) {
@@ -57,42 +55,9 @@ impl<T> Buf<T> {
         }
         // Elements are at least `size`-aligned, so the next line is `slack` elements on at most.
         let bytes = self.0.as_ptr().cast::<u8>().align_offset(LINE);
-        (bytes / std::mem::size_of::<T>().max(1), total - slack)
+        (bytes / std::mem::size_of::<T>(), total - slack)
     }
-}
 
-impl<T> Deref for Buf<T> {
-    type Target = [T];
-
-    #[inline]
-    fn deref(&self) -> &[T] {
-        let (start, len) = self.range();
-        // SAFETY: `start + len <= arc.len()` (`range`: the start is within the slack).
-        unsafe { self.0.get_unchecked(start..start + len) }
-    }
-}
-
-impl<T: crate::Float> FromIterator<T> for Buf<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        Self::from(&iter.into_iter().collect::<Vec<T>>()[..])
-    }
-}
-
-impl<T: crate::Float> From<&[T]> for Buf<T> {
-    /// A copy of `src` (on a cache line when large).
-    fn from(src: &[T]) -> Self {
-        // SAFETY: every element is written from `src`.
-        unsafe {
-            Buf::new_written(src.len(), |out| {
-                for (o, &v) in out.iter_mut().zip(src) {
-                    o.write(v);
-                }
-            })
-        }
-    }
-}
-
-impl<T: crate::Float> Buf<T> {
     /// A buffer of `n` elements written entirely by `write`, its elements on a cache line when
     /// it holds at least [`ALIGNED_BYTES`] (the slack before and after them zeroed).
     ///
@@ -123,9 +88,7 @@ impl<T: crate::Float> Buf<T> {
         // elements in between.
         Buf(unsafe { arc.assume_init() })
     }
-}
 
-impl<T> Buf<T> {
     /// An empty buffer (no allocation of elements).
     pub(crate) fn empty() -> Self {
         Buf(Arc::from(Vec::new()))
@@ -154,6 +117,37 @@ impl<T> Buf<T> {
     /// [`downgrade`]: Self::downgrade
     pub(crate) fn arc_ptr(&self) -> *const [T] {
         Arc::as_ptr(&self.0)
+    }
+}
+
+impl<T: Float> Deref for Buf<T> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        let (start, len) = self.range();
+        // SAFETY: `start + len <= arc.len()` (`range`: the start is within the slack).
+        unsafe { self.0.get_unchecked(start..start + len) }
+    }
+}
+
+impl<T: Float> FromIterator<T> for Buf<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Self::from(&iter.into_iter().collect::<Vec<T>>()[..])
+    }
+}
+
+impl<T: Float> From<&[T]> for Buf<T> {
+    /// A copy of `src` (on a cache line when large).
+    fn from(src: &[T]) -> Self {
+        // SAFETY: every element is written from `src`.
+        unsafe {
+            Buf::new_written(src.len(), |out| {
+                for (o, &v) in out.iter_mut().zip(src) {
+                    o.write(v);
+                }
+            })
+        }
     }
 }
 

@@ -179,7 +179,7 @@ pub(super) unsafe fn written_by<T: Float>(
 }
 
 /// Mutable access to a buffer this kernel just created.
-pub(crate) fn unique_mut<T>(buf: &mut Buf<T>) -> &mut [T] {
+pub(crate) fn unique_mut<T: Float>(buf: &mut Buf<T>) -> &mut [T] {
     buf.get_mut()
         .expect("internal: a freshly allocated buffer has one owner")
 }

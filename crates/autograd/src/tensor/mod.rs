@@ -82,13 +82,6 @@ impl<T: Float> Storage<T> {
     }
 }
 
-impl<T: Float> From<Buf<T>> for Storage<T> {
-    #[inline]
-    fn from(a: Buf<T>) -> Self {
-        Storage::Shared(a)
-    }
-}
-
 impl<T: Float> From<Vec<T>> for Storage<T> {
     fn from(v: Vec<T>) -> Self {
         Storage::Shared(Buf::from(&v[..]))

@@ -468,6 +468,49 @@ mod tests {
             .collect()
     }
 
+    /// A (`m x k` in a padded buffer, transposed or not) and B (`k x n`, rows `n + 3` apart)
+    /// for the kernel tests, B both packed and as its rows with the narrow last panel packed.
+    struct Operands {
+        strides: (usize, usize),
+        a: Vec<f32>,
+        b: Vec<f32>,
+        rs: usize,
+        packed: super::super::Lines,
+        tail: super::super::Lines,
+    }
+
+    impl Operands {
+        fn new((m, k, n): (usize, usize, usize), a_transposed: bool) -> Self {
+            let rs = n + 3;
+            let b = filled(k * rs, n);
+            let full = n / NR * NR;
+            Operands {
+                strides: if a_transposed { (1, m + 1) } else { (k + 2, 1) },
+                a: filled((m + 1) * (k + 2), m + k),
+                packed: super::super::pack(&b, k, n, rs, 1),
+                tail: if full < n {
+                    super::super::pack(&b[full..], k, n - full, rs, 1)
+                } else {
+                    super::super::Lines::new()
+                },
+                b,
+                rs,
+            }
+        }
+
+        fn panels(&self) -> Rhs<'_> {
+            Rhs::Panels(self.packed.as_slice())
+        }
+
+        fn rows(&self) -> Rhs<'_> {
+            Rhs::Rows {
+                b: &self.b,
+                rs: self.rs,
+                tail: self.tail.as_slice(),
+            }
+        }
+    }
+
     /// C from one kernel, C starting as `c0` (NaN marks values that must be overwritten).
     #[allow(clippy::too_many_arguments)]
     fn product(
@@ -509,32 +552,18 @@ mod tests {
                 for k in [1, 6, 64] {
                     let count = n.div_ceil(NR);
                     for a_transposed in [false, true] {
-                        let strides = if a_transposed { (1, m + 1) } else { (k + 2, 1) };
-                        let a = filled((m + 1) * (k + 2), m + k);
-                        let rs = n + 3;
-                        let b = filled(k * rs, n);
-                        let packed = super::super::pack(&b, k, n, rs, 1);
-                        let full = n / NR * NR;
-                        let tail = if full < n {
-                            super::super::pack(&b[full..], k, n - full, rs, 1)
-                        } else {
-                            super::super::Lines::new()
-                        };
-                        let rows = Rhs::Rows {
-                            b: &b,
-                            rs,
-                            tail: tail.as_slice(),
-                        };
-                        let packed = packed.as_slice();
+                        let ops = Operands::new((m, k, n), a_transposed);
+                        let (strides, a) = (ops.strides, &ops.a);
+                        let (rows, packed) = (ops.rows(), ops.panels());
                         // A start matrix with rows n + 2 apart, and a bias (one row, stride 0).
                         let s0 = filled(m * (n + 2), 9);
                         let from = Init::From(s0.as_ptr(), n + 2);
                         let bias = Init::From(s0.as_ptr(), 0);
                         for (rhs, init, panels) in [
-                            (Rhs::Panels(packed), Init::Zero, 0..count),
+                            (packed, Init::Zero, 0..count),
                             (rows, Init::Accumulate, 0..count),
-                            (Rhs::Panels(packed), Init::Zero, count / 2..count),
-                            (Rhs::Panels(packed), from, 0..count),
+                            (packed, Init::Zero, count / 2..count),
+                            (packed, from, 0..count),
                             (rows, bias, count / 2..count),
                         ] {
                             let c0 = if init == Init::Accumulate {
@@ -544,7 +573,7 @@ mod tests {
                             };
                             let run = |wide| {
                                 let mkn = (m, k, n);
-                                product(wide, mkn, &a, strides, rhs, init, &c0, panels.clone())
+                                product(wide, mkn, a, strides, rhs, init, &c0, panels.clone())
                             };
                             let (narrow, wide) = (run(false), run(true));
                             let what = format!("m {m} k {k} n {n} A^T {a_transposed} {panels:?}");
@@ -581,26 +610,12 @@ mod tests {
             (30, 6, 100),
         ] {
             for a_transposed in [false, true] {
-                let strides = if a_transposed { (1, m + 1) } else { (k + 2, 1) };
-                let a = filled((m + 1) * (k + 2), m + k);
-                let rs = n + 3;
-                let b = filled(k * rs, n);
-                let packed = super::super::pack(&b, k, n, rs, 1);
-                let full = n / NR * NR;
-                let tail = if full < n {
-                    super::super::pack(&b[full..], k, n - full, rs, 1)
-                } else {
-                    super::super::Lines::new()
-                };
-                let rows = Rhs::Rows {
-                    b: &b,
-                    rs,
-                    tail: tail.as_slice(),
-                };
+                let ops = Operands::new((m, k, n), a_transposed);
+                let (strides, a, b, rs) = (ops.strides, &ops.a, &ops.b, ops.rs);
                 let s0 = filled(m * (n + 2), 9);
-                for (rhs, stride) in [(Rhs::Panels(packed.as_slice()), n + 2), (rows, 0)] {
+                for (rhs, stride) in [(ops.panels(), n + 2), (ops.rows(), 0)] {
                     let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
-                    super::gemm_from(m, k, n, &a, strides, rhs, (&s0, stride), &mut c);
+                    super::gemm_from(m, k, n, a, strides, rhs, (&s0, stride), &mut c);
                     for i in 0..m {
                         for j in 0..n {
                             let ab: f64 = (0..k)
