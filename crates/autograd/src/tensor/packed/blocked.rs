@@ -22,6 +22,7 @@ use std::mem::MaybeUninit;
 
 use super::kernel::{self, Init};
 use super::lines::Lines;
+use super::transpose::transpose_into;
 use super::{NR, as_f32, as_f32_out, pack_into};
 use crate::Float;
 
@@ -148,8 +149,11 @@ fn copy_a(
             let start = (i0 + r) * ars + p0;
             row[..kc].copy_from_slice(&a[start..start + kc]);
         }
+    } else if ars == 1 {
+        // A transposed view (a weight gradient's `g^T x`): a column of the block is a run of
+        // A's storage, eight runs at a time transposed in registers.
+        transpose_into(out, A_STRIDE, &a[i0 + p0 * acs..], acs, (mc, kc));
     } else {
-        // A transposed view: a column of the block is a run of A's storage when ars = 1.
         for p in 0..kc {
             for r in 0..mc {
                 out[r * A_STRIDE + p] = a[(i0 + r) * ars + (p0 + p) * acs];

@@ -1,66 +1,80 @@
-//! Packing a panel of a transposed B (`W^T`: B's rows are W's columns) with `8 x 8` register
-//! transposes: eight runs of eight of W's values are loaded, transposed in registers, and
-//! stored as eight rows of the panel, instead of one scalar load and store per value (on a Zen
-//! 3 core W1's forward and backward at n = 1024, whose `G B^T` packs a transposed B, went from
-//! 74.3-76.1 to 72.2-73.4 ms).
+//! Transposed copies with `8 x 8` register transposes: eight runs of eight values are loaded,
+//! transposed in registers, and stored as eight runs of the destination, instead of one scalar
+//! load and store per value. Used to pack a panel of a transposed B (`W^T`: B's rows are W's
+//! columns; on a Zen 3 core W1's forward and backward at n = 1024, whose `G B^T` packs a
+//! transposed B, went from 74.3-76.1 to 72.2-73.4 ms) and to copy a block of a transposed A
+//! (a weight gradient's `g^T x`) for the blocked AVX2 kernel.
 
-/// Fills `panel` (`k` rows of 16) with columns `j0..j0 + 16` of B (`k x n`, B[p, j] =
-/// `b[p + j cs]`), where all 16 columns exist. Returns `false` without writing anything on a
-/// CPU without AVX2 (the caller gathers value by value).
+/// `dst[i ds + j] = src[j ss + i]` for `i < rows`, `j < cols`: the `rows x cols` matrix whose
+/// columns are runs of `src` (`ss` apart), stored by rows `ds` apart. `8 x 8` blocks go through
+/// registers on a CPU with AVX2, the edges (and everything elsewhere) value by value.
 ///
 /// # Panics
-/// If `panel` is not `k x 16` or a column leaves `b`.
-pub(super) fn pack_panel_transposed(
-    panel: &mut [f32],
-    b: &[f32],
-    k: usize,
-    j0: usize,
-    cs: usize,
-) -> bool {
+/// If a run leaves `src` or a row leaves `dst`.
+pub(super) fn transpose_into(
+    dst: &mut [f32],
+    ds: usize,
+    src: &[f32],
+    ss: usize,
+    (rows, cols): (usize, usize),
+) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
     assert!(
-        panel.len() == k * 16 && k > 0 && (j0 + 15) * cs + k <= b.len(),
-        "internal: transposed packing: a panel or a column out of bounds"
+        (rows - 1) * ds + cols <= dst.len() && (cols - 1) * ss + rows <= src.len(),
+        "internal: transposed copy: a run of {rows} x {cols} out of bounds"
     );
+    let mut done = (0, 0);
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2; columns j0..j0 + 16 hold k values each inside `b`
-        // (asserted), and `panel` holds k rows of 16.
-        unsafe { imp::pack(panel, b, k, j0, cs) };
-        return true;
+        // SAFETY: the CPU has AVX2; every run and row of the copy lies inside its slice
+        // (asserted above).
+        done = unsafe { imp::blocks(dst, ds, src, ss, rows, cols) };
     }
-    false
+    // The edges the 8 x 8 blocks left: rows past `done.0` of every column, then columns past
+    // `done.1` of the rows done.
+    for j in 0..cols {
+        let first = if j < done.1 { done.0 } else { 0 };
+        for i in first..rows {
+            dst[i * ds + j] = src[j * ss + i];
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use std::arch::x86_64::*;
 
+    /// The `8 x 8` blocks of [`super::transpose_into`]: rows `0..rows / 8 * 8` by columns
+    /// `0..cols / 8 * 8`, which it returns.
+    ///
     /// # Safety
-    /// AVX2; `b[j cs + p]` exists for `j0 <= j < j0 + 16`, `p < k`; `panel` holds `k x 16`.
+    /// AVX2; `src[j ss + i]` and `dst[i ds + j]` exist for `i < rows`, `j < cols`.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn pack(panel: &mut [f32], b: &[f32], k: usize, j0: usize, cs: usize) {
-        let k8 = k / 8 * 8;
-        let out = panel.as_mut_ptr();
-        for half in [0, 8] {
-            // Column j0 + half + i of B starts at `col(i)`.
-            let col = |i: usize| unsafe { b.as_ptr().add((j0 + half + i) * cs) };
-            for p in (0..k8).step_by(8) {
-                // SAFETY: p + 8 <= k, so each run of eight lies in its column (contract).
+    pub(super) unsafe fn blocks(
+        dst: &mut [f32],
+        ds: usize,
+        src: &[f32],
+        ss: usize,
+        rows: usize,
+        cols: usize,
+    ) -> (usize, usize) {
+        let (r8, c8) = (rows / 8 * 8, cols / 8 * 8);
+        let (out, inp) = (dst.as_mut_ptr(), src.as_ptr());
+        for j in (0..c8).step_by(8) {
+            for i in (0..r8).step_by(8) {
+                // SAFETY: i + 8 <= rows and j + 8 <= cols, inside both slices (contract).
                 unsafe {
-                    let r = [0, 1, 2, 3, 4, 5, 6, 7].map(|i| _mm256_loadu_ps(col(i).add(p)));
-                    let t = transpose8(r);
-                    for (q, v) in t.into_iter().enumerate() {
-                        _mm256_storeu_ps(out.add((p + q) * 16 + half), v);
+                    let r = [0, 1, 2, 3, 4, 5, 6, 7]
+                        .map(|q| _mm256_loadu_ps(inp.add((j + q) * ss + i)));
+                    for (q, v) in transpose8(r).into_iter().enumerate() {
+                        _mm256_storeu_ps(out.add((i + q) * ds + j), v);
                     }
                 }
             }
-            for p in k8..k {
-                for i in 0..8 {
-                    // SAFETY: p < k (contract).
-                    unsafe { *out.add(p * 16 + half + i) = *col(i).add(p) };
-                }
-            }
         }
+        (r8, c8)
     }
 
     /// Rows `r[i]` in, columns out: `out[q][i] = r[i][q]`.
@@ -100,22 +114,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_transposed_panel_holds_the_columns_of_b_row_by_row() {
-        // B = W^T with W [20, 13] stored by rows (cs = 13): k = 13 (one run of 8 and a tail
-        // of 5), columns 2..18 of B.
-        let (rows, k, j0) = (20, 13, 2);
-        let w: Vec<f32> = (0..rows * k).map(|i| i as f32).collect();
-        let mut panel = vec![f32::NAN; k * 16];
-        if !pack_panel_transposed(&mut panel, &w, k, j0, k) {
-            return; // no AVX2: the scalar gather runs instead
-        }
-        for p in 0..k {
-            for j in 0..16 {
-                assert_eq!(
-                    panel[p * 16 + j],
-                    w[(j0 + j) * k + p],
-                    "row {p}, column {j}"
-                );
+    fn a_transposed_copy_holds_the_runs_as_columns_at_every_edge() {
+        // 8 x 8 blocks and edges on both sides (rows 19 = 16 + 3, columns 13 = 8 + 5), runs
+        // 23 apart, rows of the destination 17 apart; values past the copy stay untouched.
+        let (rows, cols, ss, ds) = (19, 13, 23, 17);
+        let src: Vec<f32> = (0..(cols - 1) * ss + rows).map(|i| i as f32).collect();
+        let mut dst = vec![f32::NAN; rows * ds];
+        transpose_into(&mut dst, ds, &src, ss, (rows, cols));
+        for i in 0..rows {
+            for j in 0..ds {
+                let got = dst[i * ds + j];
+                if j < cols {
+                    assert_eq!(got, src[j * ss + i], "row {i}, column {j}");
+                } else {
+                    assert!(got.is_nan(), "row {i}, column {j} written");
+                }
             }
         }
     }
