@@ -411,7 +411,11 @@ mod imp {
                 }
             }
         }
-        for p in 0..k {
+        // Two steps of `k` per iteration (the loop's own instructions halved; each
+        // accumulator's chain unchanged, so the same bits), then the odd last one. W2 with
+        // AVX2 only 5 % faster, W1's forward and backward at n = 1,024 2.5 %; four steps were
+        // 30 % slower (compiled differently), and the AVX-512 tile gained nothing.
+        let mut step = |p: usize| {
             // SAFETY: `p < k`, so the panel row and each A element are in bounds (contract).
             unsafe {
                 let b0 = _mm256_loadu_ps(panel.add(p * ldb));
@@ -422,6 +426,15 @@ mod imp {
                     hi[r] = _mm256_fmadd_ps(x, b1, hi[r]);
                 }
             }
+        };
+        let mut p = 0;
+        while p + 2 <= k {
+            step(p);
+            step(p + 1);
+            p += 2;
+        }
+        if p < k {
+            step(p);
         }
         for r in 0..MR {
             // SAFETY: row `r < MR` of the output block has 16 writable values (contract).
