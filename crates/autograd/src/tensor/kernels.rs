@@ -366,7 +366,28 @@ pub(super) fn gemm_into<T: Float>(
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
 ) {
+    gemm_into_from(m, k, n, a, b, c, None)
+}
+
+/// [`gemm_into`] with `start` = `(S, stride)`: `C = S + A B`, S an `m x n` matrix whose rows
+/// are `stride` apart (stride 0: one row on every row, a bias). The blocked packed kernel loads
+/// S where it would load zeros; on the other paths each block of rows adds S to its rows right
+/// after its product, on the thread that wrote them.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_into_from<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[T], isize, isize),
+    b: (&[T], isize, isize),
+    c: &mut [MaybeUninit<T>],
+    start: Option<(&[T], usize)>,
+) {
     if super::packed::try_small_gemm(m, k, n, a, b, c) {
+        if let Some(s) = start {
+            // SAFETY: the product wrote all of C.
+            add_rows(unsafe { assume_init_mut(c) }, n, s);
+        }
         return;
     }
     let (data, ars, acs) = a;
@@ -375,13 +396,46 @@ pub(super) fn gemm_into<T: Float>(
         // SAFETY: `split_rows` hands out disjoint row ranges of the m x n output.
         let c = unsafe { c_rows.rows(r0, r1, n) };
         let a = (&data[r0 * ars as usize..], ars, acs);
+        let start = start.map(|(s, stride)| (&s[r0 * stride..], stride));
         // Per block: a thread's rows may be few enough for the dot products.
-        if !super::dot_gemm::try_gemm_nt(r1 - r0, k, n, a, b, c)
-            && !super::packed::try_blocked_gemm(r1 - r0, k, n, a, b, c)
-        {
-            T::gemm_uninit(r1 - r0, k, n, a, b, c);
+        let mut started = false;
+        if !super::dot_gemm::try_gemm_nt(r1 - r0, k, n, a, b, c) {
+            started = super::packed::try_blocked_gemm(r1 - r0, k, n, a, b, c, start);
+            if !started {
+                T::gemm_uninit(r1 - r0, k, n, a, b, c);
+            }
+        }
+        if let (false, Some(s)) = (started, start) {
+            // SAFETY: the product wrote all of this block.
+            add_rows(unsafe { assume_init_mut(c) }, n, s);
         }
     });
+}
+
+/// `c`, all of whose elements are written, as initialised values.
+///
+/// # Safety
+/// Every element of `c` must be initialised.
+unsafe fn assume_init_mut<T>(c: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and every element is initialised (contract).
+    unsafe { &mut *(c as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
+/// Adds S (`(values, stride)`: row `r` at `r stride`, stride 0 for one row on every row) onto
+/// the rows of `n` values of `out`.
+///
+/// # Panics
+/// If S has fewer rows or values than `out` needs.
+pub(super) fn add_rows<T: Float>(out: &mut [T], n: usize, (s, stride): (&[T], usize)) {
+    crate::vectorized(
+        #[inline(always)]
+        || {
+            for (r, row) in out.chunks_mut(n).enumerate() {
+                let s = &s[r * stride..][..n];
+                row.iter_mut().zip(s).for_each(|(y, &b)| *y += b);
+            }
+        },
+    )
 }
 
 /// Calls `block(start, end)` for ranges covering `0..n` elements, one per thread (each a

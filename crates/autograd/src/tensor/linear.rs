@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 
 use super::Tensor;
 use super::buffer::{unique_mut, written_by};
-use super::kernels::{GEMM_PARALLEL_MKN, RowsPtr, gemm_into};
+use super::kernels::{GEMM_PARALLEL_MKN, RowsPtr, add_rows, gemm_into_from};
 use super::shape::copy_shape;
 use crate::Float;
 
@@ -57,7 +57,7 @@ fn try_split_by_weight_rows<T: Float>(
 
 /// `y = x W^T (+ b)` for `x` `[rows, k]` (any leading shape, flattened), `w` `[n, k]` and `b`
 /// `[n]` (or an addend of the output's shape), into a fresh `[.., n]` tensor: one GEMM (W^T as
-/// strides), the bias added by the packed kernel's first loads or else in place afterwards.
+/// strides), the bias added by the kernel's first loads or else onto the rows afterwards.
 /// Shapes are checked by the caller.
 pub(crate) fn linear_forward<T: Float>(
     x: &Tensor<T>,
@@ -69,50 +69,35 @@ pub(crate) fn linear_forward<T: Float>(
     let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
     let mut out_shape = copy_shape(x.shape());
     *out_shape.last_mut().expect("linear: x has rank >= 2") = n;
-    let b = b.filter(|_| n > 0);
-    // A bias `[n]` on every row, or an addend of the output's shape (row r at `r n`), onto `out`.
-    let add = |out: &mut [T]| {
-        let Some(b) = b else { return };
-        let per_row = b.ndim() > 1;
-        crate::vectorized(
-            #[inline(always)]
-            || {
-                for (r, row) in out.chunks_mut(n).enumerate() {
-                    let b = if per_row {
-                        &b.data()[r * n..][..n]
-                    } else {
-                        b.data()
-                    };
-                    row.iter_mut().zip(b).for_each(|(y, &b)| *y += b);
-                }
-            },
-        )
-    };
+    // A bias `[n]` on every row (stride 0), or an addend of the output's shape (row r at `r n`).
+    let start = b
+        .filter(|_| n > 0)
+        .map(|b| (b.data(), if b.ndim() > 1 { n } else { 0 }));
     // `C = x W^T` into the fresh output; whether the bias went on with it.
     let product = |c: &mut [MaybeUninit<T>]| -> bool {
         let a = (x.data(), k as isize, 1);
-        // A weight multiplied again within the step (packed once, `packed::try_gemm`: the
-        // kernel's accumulators start from the bias or addend, no pass of its own), then W^T
-        // packed unit by unit (`packed::try_gemm_wt`), then the general GEMM.
+        // A weight multiplied again within the step (packed once, `packed::try_gemm`), then
+        // W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM: their
+        // kernels' accumulators start from the bias or addend (no pass of its own) or, where
+        // a block runs another kernel, the thread that wrote it adds it (`gemm_into_from`).
         let view = (1, k as isize);
-        let start = b.map(|b| (b.data(), if b.ndim() > 1 { n } else { 0 }));
         if w.shared_buffer()
             .is_some_and(|w| super::packed::try_gemm(rows, k, n, a, w, view, c, start))
+            || super::packed::try_gemm_wt(rows, k, n, a, w.data(), c, start)
         {
             return true;
         }
-        if !super::packed::try_gemm_wt(rows, k, n, a, w.data(), c)
-            && !try_split_by_weight_rows(rows, k, n, a, w.data(), c)
-        {
-            gemm_into(rows, k, n, a, (w.data(), 1, k as isize), c)
+        if try_split_by_weight_rows(rows, k, n, a, w.data(), c) {
+            return false;
         }
-        false
+        gemm_into_from(rows, k, n, a, (w.data(), 1, k as isize), c, start);
+        true
     };
     let mut added = false;
     // SAFETY: every path of `product` initialises all `rows x n` elements of its output.
     let mut out = unsafe { written_by(rows * n, |c| added = product(c)) };
-    if !added {
-        add(unique_mut(&mut out));
+    if let (false, Some(s)) = (added, start) {
+        add_rows(unique_mut(&mut out), n, s);
     }
     Tensor::from_parts(out_shape, out)
 }
@@ -202,6 +187,49 @@ mod tests {
                     assert!(err < 1e-3, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_bias_or_addend_goes_onto_every_path_of_a_fresh_product_once() {
+        // Each shape's path, f32: [4, 16] x [8, 16]^T the small-product kernel (added after);
+        // [64, 784] x [128, 784]^T the W^T kernel with AVX-512 (from the start), the dot
+        // products without (added after); [1120, 64] x [512, 64]^T the W^T kernel, or the
+        // blocked AVX2 kernel from the start, by blocks of rows with two threads;
+        // [300, 512] x [200, 512]^T and [1100, 130] x [1040, 130]^T (two blocks of columns
+        // with AVX-512) the blocked kernel from the start, AVX-512 or AVX2 (fewer weight rows
+        // than input rows: not split by weight rows). f64 runs `matrixmultiply`, added after.
+        fn check<T: Float>(m: usize, k: usize, n: usize) {
+            let x = Tensor::<f64>::randn(&[m, k], 11);
+            let w = Tensor::<f64>::randn(&[n, k], 12);
+            let bias = Tensor::<f64>::randn(&[n], 13);
+            let addend = Tensor::<f64>::randn(&[m, n], 14);
+            let product = x.matmul(&w.permute(&[1, 0]));
+            for b in [&bias, &addend] {
+                let want = product.zip_map(b, "test", |p, b| p + b);
+                let y = linear_forward(&x.cast::<T>(), &w.cast::<T>(), Some(&b.cast::<T>()));
+                let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
+                let tol = if T::DTYPE == crate::DType::F64 {
+                    1e-10
+                } else {
+                    1e-3
+                };
+                let what = if b.ndim() > 1 { "addend" } else { "bias" };
+                assert!(
+                    err < tol,
+                    "[{m}, {k}] x [{n}, {k}]^T + {what}: off by {err}"
+                );
+            }
+        }
+        for (m, k, n) in [
+            (4, 16, 8),
+            (64, 784, 128),
+            (1120, 64, 512),
+            (300, 512, 200),
+            (1100, 130, 1040),
+        ] {
+            check::<f32>(m, k, n);
+            check::<f64>(m, k, n);
         }
     }
 }

@@ -61,8 +61,10 @@ thread_local! {
 
 /// `C = A B` for an f32 product of at least [`MIN_MKN`] multiply-adds and [`MIN_ROWS`] rows,
 /// A and B at any non-negative strides, on a CPU with AVX2 and FMA ([`runs_here`]; with
-/// AVX-512F by `blocked512.rs`). Returns `false` without writing anything when the path does
-/// not apply; the caller runs the general GEMM.
+/// AVX-512F by `blocked512.rs`). With `start` = `(S, stride)`, `C = S + A B` (S's rows `stride`
+/// apart; stride 0: one row, a bias), S loaded by the kernel with the first block of `k`.
+/// Returns `false` without writing anything when the path does not apply; the caller runs the
+/// general GEMM.
 pub(crate) fn try_blocked_gemm<T: Float>(
     m: usize,
     k: usize,
@@ -70,6 +72,7 @@ pub(crate) fn try_blocked_gemm<T: Float>(
     a: (&[T], isize, isize),
     b: (&[T], isize, isize),
     c: &mut [MaybeUninit<T>],
+    start: Option<(&[T], usize)>,
 ) -> bool {
     if TypeId::of::<T>() != TypeId::of::<f32>()
         || m < MIN_ROWS
@@ -87,16 +90,27 @@ pub(crate) fn try_blocked_gemm<T: Float>(
     let (a, ars, acs) = (as_f32(a.0), a.1 as usize, a.2 as usize);
     let (b, brs, bcs) = (as_f32(b.0), b.1 as usize, b.2 as usize);
     let c = as_f32_out(c);
+    let start = start.map(|(s, stride)| (as_f32(s), stride));
     assert!(
-        c.len() == m * n && (m - 1) * ars + (k - 1) * acs < a.len(),
-        "internal: blocked gemm: A or C out of bounds"
+        c.len() == m * n
+            && (m - 1) * ars + (k - 1) * acs < a.len()
+            && start.is_none_or(|(s, stride)| (m - 1) * stride + n <= s.len()),
+        "internal: blocked gemm: A, C or the start out of bounds"
     );
     let cp = c.as_mut_ptr() as *mut f32;
+    // The first block of `k` starts from S (or zeros), the others from C.
+    let first = match start {
+        Some((s, stride)) => Init::From(s.as_ptr(), stride),
+        None => Init::Zero,
+    };
     #[cfg(target_arch = "x86_64")]
     if super::kernel512_runs_here() {
         // SAFETY: the CPU has AVX-512F; the views lie inside `a` (asserted) and `b`
-        // (`pack_into` checks), and C is this call's `m x n` values.
-        return unsafe { super::blocked512::gemm((m, k, n), (a, ars, acs), (b, brs, bcs), cp) };
+        // (`pack_into` checks), C is this call's `m x n` values, and the start holds `m` rows
+        // of `n` at its stride (asserted).
+        return unsafe {
+            super::blocked512::gemm((m, k, n), (a, ars, acs), (b, brs, bcs), cp, first)
+        };
     }
     BLOCKS.with(|blocks| {
         let Ok(mut blocks) = blocks.try_borrow_mut() else {
@@ -108,16 +122,17 @@ pub(crate) fn try_blocked_gemm<T: Float>(
             let kc = KC.min(k - p0);
             // Rows p0.. of B; `pack_into` panics (safely) if the view leaves `b`.
             pack_into(b_panels, &b[p0 * brs..], kc, n, brs, bcs);
-            let init = if p0 == 0 {
-                Init::Zero
-            } else {
-                Init::Accumulate
-            };
             for i0 in (0..m).step_by(MC) {
+                let init = if p0 == 0 {
+                    first.below(i0)
+                } else {
+                    Init::Accumulate
+                };
                 let mc = MC.min(m - i0);
                 copy_a(a_copy.as_mut_slice(), a, (i0, p0), (mc, kc), (ars, acs));
                 // SAFETY: rows i0..i0 + mc of C are inside `c` (asserted), this call's alone,
-                // and initialised in every panel when adding (the block p0 = 0 wrote them).
+                // and initialised in every panel when adding (the block p0 = 0 wrote them);
+                // those of the start too (asserted).
                 unsafe {
                     kernel::gemm_panels(
                         (mc, kc, n),
@@ -211,7 +226,7 @@ mod tests {
                 (a.0, a.1 as isize, a.2 as isize),
                 (b.0, b.1 as isize, b.2 as isize),
             );
-            assert!(try_blocked_gemm(m, k, n, ai, bi, &mut c));
+            assert!(try_blocked_gemm(m, k, n, ai, bi, &mut c, None));
             for (i, (got, want)) in c.iter().zip(&want).enumerate() {
                 // SAFETY: the product wrote every element.
                 let got = unsafe { got.assume_init() } as f64;
@@ -234,15 +249,32 @@ mod tests {
             8,
             (&a, 8, 1),
             (&a, 8, 1),
-            &mut c[..64 * 8]
+            &mut c[..64 * 8],
+            None
         ));
         // 32 rows: below MIN_ROWS (8 M multiply-adds).
         let (a32, b) = ((&a[..32 * 512], 512, 1), (&a[..], 512, 1));
-        assert!(!try_blocked_gemm(32, 512, 512, a32, b, &mut c[..32 * 512]));
+        assert!(!try_blocked_gemm(
+            32,
+            512,
+            512,
+            a32,
+            b,
+            &mut c[..32 * 512],
+            None
+        ));
         if runs_here() {
             // The same operands with 64 rows do take the path.
             let a64 = (&a[..64 * 512], 512, 1);
-            assert!(try_blocked_gemm(64, 512, 512, a64, b, &mut c[..64 * 512]));
+            assert!(try_blocked_gemm(
+                64,
+                512,
+                512,
+                a64,
+                b,
+                &mut c[..64 * 512],
+                None
+            ));
         }
         let a = vec![1.0f64; 1 << 12];
         let mut c = vec![MaybeUninit::new(0.0f64); 1 << 12];
@@ -252,7 +284,8 @@ mod tests {
             64,
             (&a, 64, 1),
             (&a, 64, 1),
-            &mut c
+            &mut c,
+            None
         ));
     }
 }

@@ -36,17 +36,20 @@ thread_local! {
 }
 
 /// `C = A B` with A `m x k` at strides `(ars, acs)`, B `k x n` at `(brs, bcs)` and C `m x n`
-/// row-major, on a CPU with AVX-512F. Returns `false` without writing anything when this
+/// row-major, on a CPU with AVX-512F, the first block of `k` starting from `first` (zeros, or
+/// a start matrix S for `C = S + A B`). Returns `false` without writing anything when this
 /// thread's blocks are in use (a product inside a product); the caller runs the general GEMM.
 ///
 /// # Safety
-/// [`kernel512::available`]; the views lie inside `a` and `b`, and `cp` points to `m n`
-/// writable values that nothing else reads or writes during the call.
+/// [`kernel512::available`]; the views lie inside `a` and `b`, `cp` points to `m n` writable
+/// values that nothing else reads or writes during the call, and `first` is `Init::Zero` or an
+/// `Init::From` whose matrix holds `m` readable rows of `n` values.
 pub(super) unsafe fn gemm(
     (m, k, n): (usize, usize, usize),
     (a, ars, acs): (&[f32], usize, usize),
     (b, brs, bcs): (&[f32], usize, usize),
     cp: *mut f32,
+    first: Init,
 ) -> bool {
     BLOCKS.with(|blocks| {
         let Ok(mut blocks) = blocks.try_borrow_mut() else {
@@ -61,11 +64,6 @@ pub(super) unsafe fn gemm(
                 // Rows p0.., columns n0.. of B; `pack_into` panics (safely) if the view leaves
                 // `b`.
                 pack_into(b_panels, &b[p0 * brs + n0 * bcs..], kc, nc, brs, bcs);
-                let init = if p0 == 0 {
-                    Init::Zero
-                } else {
-                    Init::Accumulate
-                };
                 let panels = b_panels.as_slice();
                 for g0 in (0..m).step_by(GROUP * MR) {
                     let group = (GROUP * MR).min(m - g0);
@@ -73,10 +71,15 @@ pub(super) unsafe fn gemm(
                     for (j, i0) in (g0..g0 + group).step_by(MR).enumerate() {
                         let rows = MR.min(g0 + group - i0);
                         let micro = &a_micro[j * NR * kc..][..NR * kc];
+                        let init = if p0 == 0 {
+                            first.at(i0, n0)
+                        } else {
+                            Init::Accumulate
+                        };
                         // SAFETY: rows i0..i0 + rows, columns n0..n0 + nc of C are inside the
                         // `m x n` C (contract), this call's alone, and initialised when adding
-                        // (the block p0 = 0 wrote them); the micro-panel holds `16 kc` values
-                        // and the panels `kc x nc`.
+                        // (the block p0 = 0 wrote them), and inside the start matrix when there
+                        // is one; the micro-panel holds `16 kc` values and the panels `kc x nc`.
                         unsafe {
                             let c = (cp.add(i0 * n + n0), n);
                             if rows == MR {
@@ -185,8 +188,15 @@ mod tests {
             let mut c = vec![f32::NAN; m * n];
             // SAFETY: the CPU has AVX-512F; A's view reaches at most (m - 1) ars + (k - 1) acs
             // < 4 m k, B's is all of `bv`, and C holds m n values.
-            let done =
-                unsafe { super::gemm((m, k, n), (&av, ars, acs), (&bv, n, 1), c.as_mut_ptr()) };
+            let done = unsafe {
+                super::gemm(
+                    (m, k, n),
+                    (&av, ars, acs),
+                    (&bv, n, 1),
+                    c.as_mut_ptr(),
+                    super::Init::Zero,
+                )
+            };
             assert!(done);
             for i in 0..m {
                 for j in 0..n {

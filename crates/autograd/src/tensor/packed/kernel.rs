@@ -31,6 +31,15 @@ impl Init {
         }
     }
 
+    /// The same start for the block of C from row `i`, column `j` on (C's pointer moved there
+    /// by the caller).
+    pub(super) fn at(self, i: usize, j: usize) -> Init {
+        match self {
+            Init::From(s, stride) => Init::From(s.wrapping_add(i * stride + j), stride),
+            other => other,
+        }
+    }
+
     /// Where the accumulators of the block at row `i`, column `j` of C start (C's own block
     /// at `out` when accumulating, with C's row stride `ldc`), and the stride of that block's
     /// rows; a null pointer for zeros.

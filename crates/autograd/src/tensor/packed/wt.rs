@@ -32,8 +32,9 @@ thread_local! {
 ///
 /// Measured on an Intel Xeon with AVX-512 at `[64, 784] x [128, 784]^T` (W2's first layer):
 /// 91 us against 109 us for `matrixmultiply`, which packs both operands, `W^T` by a strided
-/// gather (`docs/performance.md`). Returns `false` without writing anything when the path does not
-/// apply; the caller runs the general GEMM.
+/// gather (`docs/performance.md`). With `start` = `(S, stride)` it computes `C = S + A W^T` (S's
+/// rows `stride` apart; stride 0: one row, a bias), S loaded by the kernel. Returns `false`
+/// without writing anything when the path does not apply; the caller runs the general GEMM.
 pub(crate) fn try_gemm_wt<T: Float>(
     m: usize,
     k: usize,
@@ -41,6 +42,7 @@ pub(crate) fn try_gemm_wt<T: Float>(
     a: (&[T], isize, isize),
     w: &[T],
     c: &mut [MaybeUninit<T>],
+    start: Option<(&[T], usize)>,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -57,8 +59,12 @@ pub(crate) fn try_gemm_wt<T: Float>(
         }
         let ars = a.1 as usize;
         let (a, w, c) = (as_f32(a.0), as_f32(w), as_f32_out(c));
+        let start = start.map(|(s, stride)| (as_f32(s), stride));
         assert!(
-            (m - 1) * ars + k <= a.len() && n * k <= w.len() && c.len() == m * n,
+            (m - 1) * ars + k <= a.len()
+                && n * k <= w.len()
+                && c.len() == m * n
+                && start.is_none_or(|(s, stride)| (m - 1) * stride + n <= s.len()),
             "internal: gemm with W^T: an operand is out of bounds"
         );
         let c_start = RowsPtr::new(c.as_mut_ptr() as *mut f32);
@@ -84,9 +90,15 @@ pub(crate) fn try_gemm_wt<T: Float>(
                     };
                 }
                 let rhs = Rhs::Panels(&scratch.as_slice()[..panels * NR * k]);
+                // The start's columns j0.. (C's pointer is moved there below).
+                let init = match start {
+                    Some((s, stride)) => super::kernel::Init::From(s[j0..].as_ptr(), stride),
+                    None => super::kernel::Init::Zero,
+                };
                 // SAFETY: AVX-512F; A holds `m x k` at `(ars, 1)` (asserted), the panels
                 // `k x cols`; C is `m x n` (asserted) and borrowed mutably for this call, and
-                // this unit writes only its columns j0..j0 + cols of every row.
+                // this unit writes only its columns j0..j0 + cols of every row (and reads those
+                // of the start, `m` rows of `n`: asserted).
                 unsafe {
                     super::kernel512::gemm(
                         m,
@@ -95,7 +107,7 @@ pub(crate) fn try_gemm_wt<T: Float>(
                         a,
                         (ars, 1),
                         rhs,
-                        super::kernel::Init::Zero,
+                        init,
                         (c_start.ptr().add(j0), n),
                         0..panels,
                     )
@@ -162,7 +174,8 @@ mod tests {
                 n,
                 (a.data(), lda as isize, 1),
                 w.data(),
-                &mut c
+                &mut c,
+                None
             ));
             assert_eq!(wt_runs(), before + 1);
             for i in 0..m {
@@ -188,7 +201,8 @@ mod tests {
             4,
             (a.data(), 1, 4),
             a.data(),
-            &mut c
+            &mut c,
+            None
         ));
         let big = filled(&[super::WT_MAX_A + 1], 2);
         let mut c = vec![MaybeUninit::new(0.0f32); super::WT_MAX_A + 1];
@@ -198,7 +212,8 @@ mod tests {
             1,
             (big.data(), 1, 1),
             big.data(),
-            &mut c
+            &mut c,
+            None
         ));
         let a64 = vec![0.0f64; 16];
         let mut c64 = vec![MaybeUninit::new(0.0f64); 16];
@@ -208,7 +223,8 @@ mod tests {
             4,
             (&a64[..], 4, 1),
             &a64,
-            &mut c64
+            &mut c64,
+            None
         ));
     }
 }
