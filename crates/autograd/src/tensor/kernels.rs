@@ -373,7 +373,6 @@ pub(super) fn gemm_into<T: Float>(
 /// are `stride` apart (stride 0: one row on every row, a bias). The blocked packed kernel loads
 /// S where it would load zeros; on the other paths each block of rows adds S to its rows right
 /// after its product, on the thread that wrote them.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn gemm_into_from<T: Float>(
     m: usize,
     k: usize,

@@ -24,17 +24,14 @@ pub(super) enum Init {
 impl Init {
     /// The same start for the rows from `rows` on (C's pointer moves by itself).
     pub(super) fn below(self, rows: usize) -> Init {
-        match self {
-            // Only moved here: the kernels read through it within the caller's start matrix.
-            Init::From(s, stride) => Init::From(s.wrapping_add(rows * stride), stride),
-            other => other,
-        }
+        self.at(rows, 0)
     }
 
     /// The same start for the block of C from row `i`, column `j` on (C's pointer moved there
     /// by the caller).
     pub(super) fn at(self, i: usize, j: usize) -> Init {
         match self {
+            // Only moved here: the kernels read through it within the caller's start matrix.
             Init::From(s, stride) => Init::From(s.wrapping_add(i * stride + j), stride),
             other => other,
         }
