@@ -353,27 +353,15 @@ fn leading_sum_width(from: &[usize], to: &[usize]) -> Option<usize> {
 }
 
 /// `C = A B` into the row-major `m x n` buffer `c` (uninitialised is fine; all of it is
-/// written). Large products are split by rows of C across rayon's pool, one block of rows per
-/// thread (each block a multiple of 16 rows, the GEMM kernel's tile), so every thread runs the
-/// single-threaded GEMM on its own rows: no shared packing buffers, no locks. Per block, in
-/// order: the dot-product kernel (few rows, `x W^T`), the blocked packed kernel (f32 on AVX2
-/// CPUs, `packed/blocked.rs`), else `matrixmultiply`.
+/// written), or with `start` = `(S, stride)` `C = S + A B`, S an `m x n` matrix whose rows are
+/// `stride` apart (stride 0: one row on every row, a bias). Large products are split by rows of
+/// C across rayon's pool, one block of rows per thread (each block a multiple of 16 rows, the
+/// GEMM kernel's tile), so every thread runs the single-threaded GEMM on its own rows: no shared
+/// packing buffers, no locks. Per block, in order: the dot-product kernel (few rows, `x W^T`),
+/// the blocked packed kernel (f32 on AVX2 CPUs, `packed/blocked.rs`; it loads S where it would
+/// load zeros), else `matrixmultiply`; on the paths other than the blocked one each block adds
+/// S to its rows right after its product, on the thread that wrote them.
 pub(super) fn gemm_into<T: Float>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (&[T], isize, isize),
-    b: (&[T], isize, isize),
-    c: &mut [MaybeUninit<T>],
-) {
-    gemm_into_from(m, k, n, a, b, c, None)
-}
-
-/// [`gemm_into`] with `start` = `(S, stride)`: `C = S + A B`, S an `m x n` matrix whose rows
-/// are `stride` apart (stride 0: one row on every row, a bias). The blocked packed kernel loads
-/// S where it would load zeros; on the other paths each block of rows adds S to its rows right
-/// after its product, on the thread that wrote them.
-pub(super) fn gemm_into_from<T: Float>(
     m: usize,
     k: usize,
     n: usize,
@@ -530,7 +518,7 @@ fn gemm_reused_rhs<T: Float>(
     {
         return;
     }
-    gemm_into(m, k, n, a, (b.data(), brs, bcs), c);
+    gemm_into(m, k, n, a, (b.data(), brs, bcs), c, None);
 }
 
 /// Batched matrix product on the last two axes with broadcast batch axes:
@@ -608,6 +596,7 @@ pub(crate) fn batched_matmul<T: Float>(
                             (&a.data()[pa..pa + amat], ars, acs),
                             (&b.data()[pb..pb + bmat], brs, bcs),
                             &mut c[pc..pc + m * n],
+                            None,
                         );
                     }
                 },

@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 
 use super::Tensor;
 use super::buffer::{unique_mut, written_by};
-use super::kernels::{GEMM_PARALLEL_MKN, RowsPtr, add_rows, gemm_into_from};
+use super::kernels::{GEMM_PARALLEL_MKN, RowsPtr, add_rows, gemm_into};
 use super::shape::copy_shape;
 use crate::Float;
 
@@ -79,7 +79,7 @@ pub(crate) fn linear_forward<T: Float>(
         // A weight multiplied again within the step (packed once, `packed::try_gemm`), then
         // W^T packed unit by unit (`packed::try_gemm_wt`), then the general GEMM: their
         // kernels' accumulators start from the bias or addend (no pass of its own) or, where
-        // a block runs another kernel, the thread that wrote it adds it (`gemm_into_from`).
+        // a block runs another kernel, the thread that wrote it adds it (`gemm_into`).
         let view = (1, k as isize);
         if w.shared_buffer()
             .is_some_and(|w| super::packed::try_gemm(rows, k, n, a, w, view, c, start))
@@ -90,7 +90,7 @@ pub(crate) fn linear_forward<T: Float>(
         if try_split_by_weight_rows(rows, k, n, a, w.data(), c) {
             return false;
         }
-        gemm_into_from(rows, k, n, a, (w.data(), 1, k as isize), c, start);
+        gemm_into(rows, k, n, a, (w.data(), 1, k as isize), c, start);
         true
     };
     let mut added = false;
