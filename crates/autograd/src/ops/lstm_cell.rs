@@ -11,7 +11,7 @@
 //! First-order backward runs one fused pass per op on tensors; under `Tape::grad`
 //! (`create_graph`) the same derivative is recorded from primitive ops, so every order works.
 
-use crate::tensor::kernels::{Filler, RowsPtr, fresh_rows, split_batch, unique_mut, zeroed};
+use crate::tensor::kernels::{Filler, fresh_rows, fresh_rows_pair};
 use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var, vectorized};
 
@@ -260,46 +260,30 @@ impl<T: Float> Op<T> for LstmHidden {
             let dc = || g * &block(y, 3, h) * (&tc * &tc).neg().add_scalar(T::ONE);
             return [cx.grad_for(0, dy), cx.grad_for(1, dc)].into();
         }
-        // One pass for both (tanh(c') once); a gradient nobody needs is dropped unused.
+        // One pass for both (tanh(c') once), each thread its batch rows; a gradient nobody
+        // needs is dropped unused. Blocks i, f, g of dy are written as zeros in the same pass.
         let (yv, cv, gv) = (y.value(), c.value(), g.value());
-        let mut dy = zeroed(yv.numel());
-        let mut dc = zeroed(cv.numel());
-        let (dyp, dcp) = (
-            RowsPtr::new(unique_mut(&mut dy).as_mut_ptr()),
-            RowsPtr::new(unique_mut(&mut dc).as_mut_ptr()),
-        );
-        let block = |r0: usize, r1: usize| {
-            // SAFETY: `split_batch` hands out disjoint row ranges of the two fresh buffers
-            // (`[B, 4H]` and `[B, H]`), which nothing else reads or writes until it returns.
-            let (dy, dc) = unsafe { (dyp.rows(r0, r1, 4 * h), dcp.rows(r0, r1, h)) };
-            let rows = dy.chunks_mut(4 * h).zip(dc.chunks_mut(h)).zip(
-                yv.data()[4 * h * r0..4 * h * r1].chunks(4 * h).zip(
-                    cv.data()[h * r0..h * r1]
-                        .chunks(h)
-                        .zip(gv.data()[h * r0..].chunks(h)),
-                ),
-            );
+        let rows = cv.shape()[0];
+        let (dy, dc) = fresh_rows_pair(rows, (4 * h, h), splits(rows, h), &|dy, dc, r0, r1| {
             vectorized(
                 #[inline(always)]
                 || {
-                    for ((dy, dc), (y, (c, g))) in rows {
-                        let outs = dy[3 * h..].iter_mut().zip(dc.iter_mut());
-                        for ((dy, dc), ((&o, &c), &g)) in outs.zip(y[3 * h..].iter().zip(c).zip(g))
-                        {
+                    for r in r0..r1 {
+                        let (o, c) = (
+                            &yv.data()[4 * h * r + 3 * h..][..h],
+                            &cv.data()[h * r..][..h],
+                        );
+                        let g = &gv.data()[h * r..][..h];
+                        dy.extend(3 * h, std::iter::repeat_n(T::ZERO, 3 * h));
+                        let it = o.iter().zip(c).zip(g).map(|((&o, &c), &g)| {
                             let tc = c.tanh();
-                            *dy = g * tc;
-                            *dc = g * o * (T::ONE - tc * tc);
-                        }
+                            (g * tc, g * o * (T::ONE - tc * tc))
+                        });
+                        dy.extend_pair(dc, h, it);
                     }
                 },
-            );
-        };
-        let rows = cv.shape()[0];
-        if splits(rows, h) {
-            split_batch(rows, &block);
-        } else {
-            block(0, rows);
-        }
+            )
+        });
         let dy = cx
             .needs_grad(0)
             .then(|| Tensor::from_parts(copy_shape(yv.shape()), dy).into());
@@ -395,9 +379,16 @@ mod tests {
 
     #[test]
     fn values_and_gradients_equal_the_composite() {
-        let a0 = Tensor::<f64>::randn(&[3, 8], 1).map(|v| 2.0 * v);
-        let c0 = Tensor::<f64>::randn(&[3, 2], 2);
-        let w = Tensor::<f64>::randn(&[3, 2], 3);
+        // [3, 2]: on one thread; [40, 128]: split by batch rows across threads (`splits`)
+        for (batch, hidden) in [(3, 2), (40, 128)] {
+            fused_against_composite(batch, hidden);
+        }
+    }
+
+    fn fused_against_composite(batch: usize, hidden: usize) {
+        let a0 = Tensor::<f64>::randn(&[batch, 4 * hidden], 1).map(|v| 2.0 * v);
+        let c0 = Tensor::<f64>::randn(&[batch, hidden], 2);
+        let w = Tensor::<f64>::randn(&[batch, hidden], 3);
         let run = |fused: bool| {
             let tape = Tape::new();
             let (a, c) = (tape.var(a0.clone()), tape.var(c0.clone()));
@@ -418,7 +409,7 @@ mod tests {
             for (p, q) in x.iter().zip(y) {
                 assert!(
                     (p - q).abs() < 1e-14 * (1.0 + q.abs()),
-                    "{what}: {p} vs {q}"
+                    "[{batch}, {hidden}] {what}: {p} vs {q}"
                 );
             }
         };

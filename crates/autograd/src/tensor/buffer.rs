@@ -28,11 +28,7 @@ pub(crate) fn fresh<T: Float>(n: usize, fill: impl FnOnce(&mut Filler<'_, T>)) -
         written_by(n, |buf| {
             let mut filler = Filler { buf, done: 0 };
             fill(&mut filler);
-            assert!(
-                filler.done == n,
-                "internal: a kernel left {} of {n} elements unwritten",
-                n - filler.done
-            );
+            filler.check_full();
         })
     }
 }
@@ -59,6 +55,38 @@ impl<T: Float> Filler<'_, T> {
             k + 1
         });
         self.done += written;
+        assert!(
+            written == len,
+            "internal: {written} values for {len} elements"
+        );
+    }
+
+    /// Writes the next `len` elements of `self` and of `other` from the pairs of `values` (two
+    /// outputs of one pass, such as a value and its derivative).
+    ///
+    /// # Panics
+    /// If either has fewer than `len` elements left, or `values` yields fewer than `len` pairs.
+    #[inline(always)]
+    #[track_caller]
+    pub(crate) fn extend_pair(
+        &mut self,
+        other: &mut Filler<'_, T>,
+        len: usize,
+        values: impl Iterator<Item = (T, T)>,
+    ) {
+        let head = &mut self.buf[self.done..][..len];
+        let other_head = &mut other.buf[other.done..][..len];
+        let written = head
+            .iter_mut()
+            .zip(other_head)
+            .zip(values)
+            .fold(0, |k, ((o, p), (v, w))| {
+                o.write(v);
+                p.write(w);
+                k + 1
+            });
+        self.done += written;
+        other.done += written;
         assert!(
             written == len,
             "internal: {written} values for {len} elements"
@@ -96,34 +124,93 @@ pub(crate) fn fresh_rows<T: Float>(
     split: bool,
     fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
 ) -> Buf<T> {
-    let n = rows * width;
-    // SAFETY: each range's filler writes all of its `(r1 - r0) width` elements or panics (the
-    // assert below), the ranges cover `0..rows`, and a panic in any range reaches the caller
+    // SAFETY: each range's filler writes all of its `(r1 - r0) width` elements or panics
+    // (`filled_rows`), the ranges cover `0..rows`, and a panic in any range reaches the caller
     // before `written_by` returns, so every element is written when it does.
     unsafe {
-        written_by(n, |buf| {
+        written_by(rows * width, |buf| {
             let start = super::kernels::RowsPtr::new(buf.as_mut_ptr());
-            let block = |r0: usize, r1: usize| {
+            by_ranges(rows, split, &|r0, r1| {
                 // SAFETY: the ranges are disjoint rows of the `rows x width` buffer, borrowed
                 // mutably for this call.
-                let mut filler = Filler {
+                let mut out = Filler {
                     buf: start.rows(r0, r1, width),
                     done: 0,
                 };
-                fill(&mut filler, r0, r1);
-                let len = filler.buf.len();
-                assert!(
-                    filler.done == len,
-                    "internal: a kernel left {} of {len} elements unwritten",
-                    len - filler.done
-                );
-            };
-            if split {
-                super::kernels::split_batch(rows, &block);
-            } else {
-                block(0, rows);
-            }
+                fill(&mut out, r0, r1);
+                out.check_full();
+            })
         })
+    }
+}
+
+/// What [`fresh_rows_pair`] calls for each range of rows: `fill(a, b, r0, r1)`.
+pub(crate) type PairFill<'f, T> =
+    dyn Fn(&mut Filler<'_, T>, &mut Filler<'_, T>, usize, usize) + Sync + 'f;
+
+/// As [`fresh_rows`] for two buffers with the same rows, `[rows, widths.0]` and
+/// `[rows, widths.1]`, written in one pass: `fill(a, b, r0, r1)` writes rows `r0..r1` of both.
+///
+/// # Panics
+/// If `fill` does not write exactly its rows' elements of both (a bug in the kernel).
+#[track_caller]
+pub(crate) fn fresh_rows_pair<T: Float>(
+    rows: usize,
+    (wa, wb): (usize, usize),
+    split: bool,
+    fill: &PairFill<'_, T>,
+) -> (Buf<T>, Buf<T>) {
+    let mut second = None;
+    // SAFETY: as in `fresh_rows`, for each buffer: every range writes all of its rows of both
+    // or panics, and the ranges cover `0..rows`.
+    let first = unsafe {
+        written_by(rows * wa, |a| {
+            let a = super::kernels::RowsPtr::new(a.as_mut_ptr());
+            second = Some(written_by(rows * wb, |b| {
+                let b = super::kernels::RowsPtr::new(b.as_mut_ptr());
+                by_ranges(rows, split, &|r0, r1| {
+                    // SAFETY: the ranges are disjoint rows of the two buffers, borrowed
+                    // mutably for this call.
+                    let (mut a, mut b) = (
+                        Filler {
+                            buf: a.rows(r0, r1, wa),
+                            done: 0,
+                        },
+                        Filler {
+                            buf: b.rows(r0, r1, wb),
+                            done: 0,
+                        },
+                    );
+                    fill(&mut a, &mut b, r0, r1);
+                    a.check_full();
+                    b.check_full();
+                })
+            }));
+        })
+    };
+    (first, second.expect("written_by calls its closure"))
+}
+
+/// Calls `block(r0, r1)` on the ranges of `0..rows` that `kernels::split_batch` gives the
+/// threads with `split`, else on `0..rows` on this thread.
+fn by_ranges(rows: usize, split: bool, block: &(dyn Fn(usize, usize) + Sync)) {
+    if split {
+        super::kernels::split_batch(rows, block);
+    } else {
+        block(0, rows);
+    }
+}
+
+impl<T> Filler<'_, T> {
+    /// Panics unless every element was written.
+    #[track_caller]
+    fn check_full(&self) {
+        let len = self.buf.len();
+        assert!(
+            self.done == len,
+            "internal: a kernel left {} of {len} elements unwritten",
+            len - self.done
+        );
     }
 }
 
@@ -217,6 +304,34 @@ mod tests {
         let recycled = fresh(n, write);
         assert_eq!(recycled.as_ptr(), p, "the cached buffer was not reused");
         check(&recycled);
+    }
+
+    #[test]
+    fn fresh_rows_pair_writes_every_row_of_both_on_every_thread() {
+        // 100 rows: split across the threads when there are two (`split_batch`), and once not.
+        for split in [true, false] {
+            let (a, b) = fresh_rows_pair::<f64>(100, (3, 2), split, &|a, b, r0, r1| {
+                for r in r0..r1 {
+                    a.extend(1, std::iter::once(r as f64));
+                    let pairs = (1..3).map(|j| ((r * 10 + j) as f64, -((r * 10 + j) as f64)));
+                    a.extend_pair(b, 2, pairs);
+                }
+            });
+            for r in 0..100 {
+                let (row_a, row_b) = (&a[r * 3..][..3], &b[r * 2..][..2]);
+                let j = |j: usize| (r * 10 + j) as f64;
+                assert_eq!(row_a, [r as f64, j(1), j(2)], "split {split}: row {r} of a");
+                assert_eq!(row_b, [-j(1), -j(2)], "split {split}: row {r} of b");
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "internal: a kernel left 1 of 2 elements unwritten")]
+    fn fresh_rows_pair_panics_when_the_second_buffer_is_left_short() {
+        let _ = fresh_rows_pair::<f32>(1, (1, 2), false, &|a, b, _, _| {
+            a.extend_pair(b, 1, std::iter::once((1.0, 2.0)));
+        });
     }
 
     #[test]

@@ -12,7 +12,9 @@ use super::shape::{
 use crate::Float;
 
 use super::buffer::written_by;
-pub(crate) use super::buffer::{Filler, copied, filled, fresh, fresh_rows, unique_mut, zeroed};
+pub(crate) use super::buffer::{
+    Filler, copied, filled, fresh, fresh_rows, fresh_rows_pair, unique_mut, zeroed,
+};
 pub(crate) use super::linear::linear_forward;
 
 /// Element count above which elementwise kernels split their work across threads.
