@@ -144,6 +144,43 @@ pub(crate) fn fresh_rows<T: Float>(
     }
 }
 
+/// As [`fresh`], written by ranges of elements: from
+/// [`PARALLEL_THRESHOLD`](super::kernels::PARALLEL_THRESHOLD) elements one range per thread
+/// (`kernels::split_elements`), each thread writing its own part of the fresh buffer (no zero
+/// pass on the caller first), else `0..n` here. `fill(out, s, e)` writes elements `s..e`
+/// front to back through `out`.
+///
+/// # Panics
+/// If `fill` does not write exactly its range's elements (a bug in the kernel).
+#[track_caller]
+pub(crate) fn fresh_split<T: Float>(
+    n: usize,
+    fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
+) -> Buf<T> {
+    let split = n >= super::kernels::PARALLEL_THRESHOLD;
+    // SAFETY: as in `fresh_rows`, with rows of one element and the ranges of `split_elements`.
+    unsafe {
+        written_by(n, |buf| {
+            let start = super::kernels::RowsPtr::new(buf.as_mut_ptr());
+            let block = |s: usize, e: usize| {
+                // SAFETY: the ranges are disjoint parts of the buffer, borrowed mutably for
+                // this call.
+                let mut out = Filler {
+                    buf: start.rows(s, e, 1),
+                    done: 0,
+                };
+                fill(&mut out, s, e);
+                out.check_full();
+            };
+            if split {
+                super::kernels::split_elements(n, &block);
+            } else {
+                block(0, n);
+            }
+        })
+    }
+}
+
 /// What [`fresh_rows_pair`] calls for each range of rows: `fill(a, b, r0, r1)`.
 pub(crate) type PairFill<'f, T> =
     dyn Fn(&mut Filler<'_, T>, &mut Filler<'_, T>, usize, usize) + Sync + 'f;

@@ -13,7 +13,7 @@ use crate::Float;
 
 use super::buffer::written_by;
 pub(crate) use super::buffer::{
-    Filler, copied, filled, fresh, fresh_rows, fresh_rows_pair, unique_mut, zeroed,
+    Filler, copied, filled, fresh, fresh_rows, fresh_rows_pair, fresh_split, unique_mut, zeroed,
 };
 pub(crate) use super::linear::linear_forward;
 
@@ -58,17 +58,13 @@ impl<T: Float> Tensor<T> {
 
     /// `f` of every element into a fresh buffer, one range of elements per thread.
     fn par_map_into_fresh(&self, f: &(impl Fn(T) -> T + Sync + Send)) -> Buf<T> {
-        let mut out = zeroed(self.numel());
-        let (src, dst) = (self.data(), RowsPtr::new(unique_mut(&mut out).as_mut_ptr()));
-        split_elements(src.len(), &|s, e| {
-            // SAFETY: `split_elements` hands out disjoint ranges of the buffer.
-            let o = unsafe { dst.rows(s, e, 1) };
+        let src = self.data();
+        fresh_split(src.len(), &|out, s, e| {
             crate::vectorized(
                 #[inline(always)]
-                || o.iter_mut().zip(&src[s..e]).for_each(|(o, &x)| *o = f(x)),
+                || out.extend(e - s, src[s..e].iter().map(|&x| f(x))),
             )
-        });
-        out
+        })
     }
 
     /// Combines two tensors elementwise with numpy broadcasting; `op` names the caller in the
@@ -117,17 +113,14 @@ impl<T: Float> Tensor<T> {
                     )
                 })
             } else {
-                let mut out = zeroed(n);
                 let (x, y) = (a.data(), b.data());
-                let dst = RowsPtr::new(unique_mut(&mut out).as_mut_ptr());
-                split_elements(n, &|s, e| {
-                    // SAFETY: `split_elements` hands out disjoint ranges of the buffer.
-                    let o = unsafe { dst.rows(s, e, 1) };
-                    for ((o, &x), &y) in o.iter_mut().zip(&x[s..e]).zip(&y[s..e]) {
-                        *o = f(x, y)
-                    }
-                });
-                out
+                fresh_split(n, &|out, s, e| {
+                    let pairs = x[s..e].iter().zip(&y[s..e]);
+                    crate::vectorized(
+                        #[inline(always)]
+                        || out.extend(e - s, pairs.clone().map(|(&x, &y)| f(x, y))),
+                    )
+                })
             };
             return Tensor::from_parts(crate::tensor::shape::copy_shape(&a.shape), data);
         }
@@ -148,41 +141,30 @@ impl<T: Float> Tensor<T> {
         }
         let sa = broadcast_strides(&a.shape, &out_shape);
         let sb = broadcast_strides(&b.shape, &out_shape);
-        let so = contiguous_strides(&out_shape);
-        let mut out = zeroed(numel(&out_shape));
-        let buf = unique_mut(&mut out);
         let (da, db) = (a.data(), b.data());
-        for_each_run(
-            &out_shape,
-            [&sa, &sb, &so],
-            |[oa, ob, oo], [ia, ib, _], len| {
-                let o = &mut buf[oo..oo + len];
+        // The runs of the output come in its order: written front to back, no zero pass first.
+        let out = fresh(numel(&out_shape), |out| {
+            for_each_run(&out_shape, [&sa, &sb], |[oa, ob], [ia, ib], len| {
                 match (ia, ib) {
-                    (1, 1) => o
-                        .iter_mut()
-                        .zip(&da[oa..oa + len])
-                        .zip(&db[ob..ob + len])
-                        .for_each(|((o, &x), &y)| *o = f(x, y)),
+                    (1, 1) => out.extend(
+                        len,
+                        da[oa..oa + len]
+                            .iter()
+                            .zip(&db[ob..ob + len])
+                            .map(|(&x, &y)| f(x, y)),
+                    ),
                     (1, 0) => {
                         let y = db[ob];
-                        o.iter_mut()
-                            .zip(&da[oa..oa + len])
-                            .for_each(|(o, &x)| *o = f(x, y))
+                        out.extend(len, da[oa..oa + len].iter().map(|&x| f(x, y)))
                     }
                     (0, 1) => {
                         let x = da[oa];
-                        o.iter_mut()
-                            .zip(&db[ob..ob + len])
-                            .for_each(|(o, &y)| *o = f(x, y))
+                        out.extend(len, db[ob..ob + len].iter().map(|&y| f(x, y)))
                     }
-                    _ => {
-                        for (i, o) in o.iter_mut().enumerate() {
-                            *o = f(da[oa + i * ia], db[ob + i * ib]);
-                        }
-                    }
+                    _ => out.extend(len, (0..len).map(|i| f(da[oa + i * ia], db[ob + i * ib]))),
                 }
-            },
-        );
+            })
+        });
         Tensor::from_parts(out_shape, out)
     }
 
@@ -204,19 +186,28 @@ impl<T: Float> Tensor<T> {
         if self.numel() == numel(shape) {
             return self.reshape(shape); // only leading or unit axes added
         }
-        let si = broadcast_strides(&self.shape, shape);
-        let so = contiguous_strides(shape);
-        let mut out = zeroed(numel(shape));
-        let buf = unique_mut(&mut out);
         let d = self.data();
-        for_each_run(shape, [&si, &so], |[oi, oo], [ii, _], len| {
-            let o = &mut buf[oo..oo + len];
-            if ii == 1 {
-                o.copy_from_slice(&d[oi..oi + len]);
-            } else {
-                o.fill(d[oi]);
-            }
-        });
+        let out = if let [v] = *d {
+            // One value everywhere (the backward of a sum or a mean): by ranges across threads.
+            fresh_split(numel(shape), &|out, s, e| {
+                crate::vectorized(
+                    #[inline(always)]
+                    || out.extend(e - s, std::iter::repeat_n(v, e - s)),
+                )
+            })
+        } else {
+            let si = broadcast_strides(&self.shape, shape);
+            // The runs come in the output's order: written front to back, no zero pass first.
+            fresh(numel(shape), |out| {
+                for_each_run(shape, [&si], |[oi], [ii], len| {
+                    if ii == 1 {
+                        out.copy(&d[oi..oi + len]);
+                    } else {
+                        out.extend(len, std::iter::repeat_n(d[oi], len));
+                    }
+                })
+            })
+        };
         Tensor::from_parts(crate::tensor::shape::copy_shape(shape), out)
     }
 
@@ -299,14 +290,12 @@ impl<T: Float> Tensor<T> {
         let own = contiguous_strides(&self.shape);
         let out_shape: Shape = perm.iter().map(|&p| self.shape[p]).collect();
         let si: Shape = perm.iter().map(|&p| own[p]).collect();
-        let so = contiguous_strides(&out_shape);
-        let mut out = zeroed(self.numel());
-        let buf = unique_mut(&mut out);
         let d = self.data();
-        for_each_run(&out_shape, [&si, &so], |[oi, oo], [ii, _], len| {
-            for (k, o) in buf[oo..oo + len].iter_mut().enumerate() {
-                *o = d[oi + k * ii];
-            }
+        // The runs come in the output's order: written front to back, no zero pass first.
+        let out = fresh(self.numel(), |out| {
+            for_each_run(&out_shape, [&si], |[oi], [ii], len| {
+                out.extend(len, (0..len).map(|k| d[oi + k * ii]))
+            })
         });
         Tensor::from_parts(out_shape, out)
     }
@@ -725,6 +714,43 @@ mod tests {
         assert!(x.data().iter().zip(y.data()).all(|(a, b)| *b == 2.0 * a));
         let z = x.zip_map(&y, "add", |a, b| a + b);
         assert!(x.data().iter().zip(z.data()).all(|(a, b)| *b == 3.0 * a));
+    }
+
+    #[test]
+    fn large_broadcasts_zips_and_permutes_write_every_element_in_place() {
+        // [300, 131] = 39,300 elements: the one-value broadcast splits across threads, into a
+        // recycled buffer of NaNs (every element must be overwritten).
+        let (m, n) = (300, 131);
+        drop(Tensor::<f64>::full(&[m, n], f64::NAN));
+        let all = t(&[2.5], &[1, 1]).broadcast_to(&[m, n]);
+        assert!(all.data().iter().all(|&v| v == 2.5));
+        let col = Tensor::<f64>::from_vec((0..m).map(|i| i as f64).collect(), &[m, 1]).unwrap();
+        let row =
+            Tensor::<f64>::from_vec((0..n).map(|j| j as f64 * 1e-3).collect(), &[1, n]).unwrap();
+        let wide = col.broadcast_to(&[m, n]);
+        let sum = col.zip_map(&row, "add", |a, b| a + b);
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(wide.get(&[i, j]), i as f64, "broadcast [{i}, {j}]");
+                assert_eq!(
+                    sum.get(&[i, j]),
+                    i as f64 + j as f64 * 1e-3,
+                    "zip [{i}, {j}]"
+                );
+            }
+        }
+        let x = Tensor::<f64>::from_vec((0..60).map(f64::from).collect(), &[3, 4, 5]).unwrap();
+        let p = x.permute(&[2, 0, 1]);
+        assert_eq!(p.shape(), &[5, 3, 4]);
+        for (c, a, b) in
+            (0..5).flat_map(|c| (0..3).flat_map(move |a| (0..4).map(move |b| (c, a, b))))
+        {
+            assert_eq!(
+                p.get(&[c, a, b]),
+                x.get(&[a, b, c]),
+                "permute [{c}, {a}, {b}]"
+            );
+        }
     }
 
     #[test]
