@@ -1,7 +1,7 @@
 //! `gather`: pick one element along an axis per position of an index array (torch.gather); the
 //! adjoint of `scatter_add`.
 
-use crate::tensor::kernels::{unique_mut, zeroed};
+use crate::tensor::kernels::fresh;
 use crate::tensor::shape::{Shape, contiguous_strides, for_each_run, normalize_axis};
 use crate::{BackwardContext, Float, IndexTensor, InputGrads, Op, Operand, Tensor, Var};
 
@@ -25,14 +25,15 @@ impl<T: Float> Op<T> for Gather {
         let mut sx = own.clone();
         sx[self.axis] = 0;
         let so = contiguous_strides(idx.shape());
-        let mut out = zeroed(idx.numel());
-        let buf = unique_mut(&mut out);
         let (d, id) = (x.data(), idx.data());
-        for_each_run(idx.shape(), [&sx, &so], |[ox, oo], [ix, io], len| {
-            for k in 0..len {
-                let p = oo + k * io;
-                buf[p] = d[ox + k * ix + id[p] * step];
-            }
+        // The runs come in the output's (and the index's) order: written front to back.
+        let out = fresh(idx.numel(), |out| {
+            for_each_run(idx.shape(), [&sx, &so], |[ox, oo], [ix, io], len| {
+                out.extend(
+                    len,
+                    (0..len).map(|k| d[ox + k * ix + id[oo + k * io] * step]),
+                )
+            })
         });
         Tensor::from_parts(idx.shape().into(), out)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::tensor::kernels::{unique_mut, zeroed};
+use crate::tensor::kernels::fresh;
 use crate::tensor::shape::{Shape, normalize_axis};
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var};
 
@@ -24,14 +24,14 @@ impl<T: Float> Op<T> for IndexSelect {
         let m = self.indices.len();
         let mut shape: Shape = x.shape().into();
         shape[self.axis] = m;
-        let mut out = zeroed(outer * m * inner);
-        let buf = unique_mut(&mut out);
-        for o in 0..outer {
-            for (k, &i) in self.indices.iter().enumerate() {
-                let from = (o * n + i) * inner;
-                buf[(o * m + k) * inner..][..inner].copy_from_slice(&x.data()[from..][..inner]);
+        // Every row of the output in order: written front to back, no zero pass first.
+        let out = fresh(outer * m * inner, |out| {
+            for o in 0..outer {
+                for &i in self.indices.iter() {
+                    out.copy(&x.data()[(o * n + i) * inner..][..inner]);
+                }
             }
-        }
+        });
         Tensor::from_parts(shape, out)
     }
 
