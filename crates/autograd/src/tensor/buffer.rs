@@ -124,24 +124,8 @@ pub(crate) fn fresh_rows<T: Float>(
     split: bool,
     fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
 ) -> Buf<T> {
-    // SAFETY: each range's filler writes all of its `(r1 - r0) width` elements or panics
-    // (`filled_rows`), the ranges cover `0..rows`, and a panic in any range reaches the caller
-    // before `written_by` returns, so every element is written when it does.
-    unsafe {
-        written_by(rows * width, |buf| {
-            let start = super::kernels::RowsPtr::new(buf.as_mut_ptr());
-            by_ranges(rows, split, &|r0, r1| {
-                // SAFETY: the ranges are disjoint rows of the `rows x width` buffer, borrowed
-                // mutably for this call.
-                let mut out = Filler {
-                    buf: start.rows(r0, r1, width),
-                    done: 0,
-                };
-                fill(&mut out, r0, r1);
-                out.check_full();
-            })
-        })
-    }
+    let ranges = if split { Ranges::Batch } else { Ranges::Here };
+    fresh_in_ranges(rows, width, ranges, fill)
 }
 
 /// As [`fresh`], written by ranges of elements: from
@@ -157,26 +141,61 @@ pub(crate) fn fresh_split<T: Float>(
     n: usize,
     fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
 ) -> Buf<T> {
-    let split = n >= super::kernels::PARALLEL_THRESHOLD;
-    // SAFETY: as in `fresh_rows`, with rows of one element and the ranges of `split_elements`.
+    let ranges = if n >= super::kernels::PARALLEL_THRESHOLD {
+        Ranges::Elements
+    } else {
+        Ranges::Here
+    };
+    fresh_in_ranges(n, 1, ranges, fill)
+}
+
+/// How the rows of fresh buffers are shared between threads.
+#[derive(Clone, Copy)]
+enum Ranges {
+    /// All rows on this thread.
+    Here,
+    /// By batch rows (`kernels::split_batch`).
+    Batch,
+    /// By ranges of elements (`kernels::split_elements`), rows of one element.
+    Elements,
+}
+
+impl Ranges {
+    /// Calls `block(r0, r1)` on ranges covering `0..rows`.
+    fn run(self, rows: usize, block: &(dyn Fn(usize, usize) + Sync)) {
+        match self {
+            Ranges::Here => block(0, rows),
+            Ranges::Batch => super::kernels::split_batch(rows, block),
+            Ranges::Elements => super::kernels::split_elements(rows, block),
+        }
+    }
+}
+
+/// [`fresh_rows`] and [`fresh_split`]: a `[rows, width]` buffer written by `fill` over the row
+/// ranges of `ranges`.
+#[track_caller]
+fn fresh_in_ranges<T: Float>(
+    rows: usize,
+    width: usize,
+    ranges: Ranges,
+    fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
+) -> Buf<T> {
+    // SAFETY: each range's filler writes all of its `(r1 - r0) width` elements or panics
+    // (`check_full`), the ranges cover `0..rows`, and a panic in any range reaches the caller
+    // before `written_by` returns, so every element is written when it does.
     unsafe {
-        written_by(n, |buf| {
+        written_by(rows * width, |buf| {
             let start = super::kernels::RowsPtr::new(buf.as_mut_ptr());
-            let block = |s: usize, e: usize| {
-                // SAFETY: the ranges are disjoint parts of the buffer, borrowed mutably for
-                // this call.
+            ranges.run(rows, &|r0, r1| {
+                // SAFETY: the ranges are disjoint rows of the `rows x width` buffer, borrowed
+                // mutably for this call.
                 let mut out = Filler {
-                    buf: start.rows(s, e, 1),
+                    buf: start.rows(r0, r1, width),
                     done: 0,
                 };
-                fill(&mut out, s, e);
+                fill(&mut out, r0, r1);
                 out.check_full();
-            };
-            if split {
-                super::kernels::split_elements(n, &block);
-            } else {
-                block(0, n);
-            }
+            })
         })
     }
 }
@@ -198,14 +217,15 @@ pub(crate) fn fresh_rows_pair<T: Float>(
     fill: &PairFill<'_, T>,
 ) -> (Buf<T>, Buf<T>) {
     let mut second = None;
-    // SAFETY: as in `fresh_rows`, for each buffer: every range writes all of its rows of both
-    // or panics, and the ranges cover `0..rows`.
+    // SAFETY: as in `fresh_in_ranges`, for each buffer: every range writes all of its rows of
+    // both or panics, and the ranges cover `0..rows`.
     let first = unsafe {
         written_by(rows * wa, |a| {
             let a = super::kernels::RowsPtr::new(a.as_mut_ptr());
             second = Some(written_by(rows * wb, |b| {
                 let b = super::kernels::RowsPtr::new(b.as_mut_ptr());
-                by_ranges(rows, split, &|r0, r1| {
+                let ranges = if split { Ranges::Batch } else { Ranges::Here };
+                ranges.run(rows, &|r0, r1| {
                     // SAFETY: the ranges are disjoint rows of the two buffers, borrowed
                     // mutably for this call.
                     let (mut a, mut b) = (
@@ -226,16 +246,6 @@ pub(crate) fn fresh_rows_pair<T: Float>(
         })
     };
     (first, second.expect("written_by calls its closure"))
-}
-
-/// Calls `block(r0, r1)` on the ranges of `0..rows` that `kernels::split_batch` gives the
-/// threads with `split`, else on `0..rows` on this thread.
-fn by_ranges(rows: usize, split: bool, block: &(dyn Fn(usize, usize) + Sync)) {
-    if split {
-        super::kernels::split_batch(rows, block);
-    } else {
-        block(0, rows);
-    }
 }
 
 impl<T> Filler<'_, T> {
