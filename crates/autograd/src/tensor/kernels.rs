@@ -724,9 +724,10 @@ mod tests {
         drop(Tensor::<f64>::full(&[m, n], f64::NAN));
         let all = t(&[2.5], &[1, 1]).broadcast_to(&[m, n]);
         assert!(all.data().iter().all(|&v| v == 2.5));
-        let col = Tensor::<f64>::from_vec((0..m).map(|i| i as f64).collect(), &[m, 1]).unwrap();
-        let row =
-            Tensor::<f64>::from_vec((0..n).map(|j| j as f64 * 1e-3).collect(), &[1, n]).unwrap();
+        let col = Tensor::<f64>::from_vec((0..m).map(|i| i as f64).collect(), &[m, 1])
+            .expect("m values for [m, 1]");
+        let row = Tensor::<f64>::from_vec((0..n).map(|j| j as f64 * 1e-3).collect(), &[1, n])
+            .expect("n values for [1, n]");
         let wide = col.broadcast_to(&[m, n]);
         let sum = col.zip_map(&row, "add", |a, b| a + b);
         for i in 0..m {
@@ -739,7 +740,8 @@ mod tests {
                 );
             }
         }
-        let x = Tensor::<f64>::from_vec((0..60).map(f64::from).collect(), &[3, 4, 5]).unwrap();
+        let x = Tensor::<f64>::from_vec((0..60).map(f64::from).collect(), &[3, 4, 5])
+            .expect("60 values for [3, 4, 5]");
         let p = x.permute(&[2, 0, 1]);
         assert_eq!(p.shape(), &[5, 3, 4]);
         for (c, a, b) in

@@ -106,6 +106,18 @@ pub(crate) fn linear_forward<T: Float>(
 mod tests {
     use super::*;
 
+    /// Asserts `y` within 1e-10 (f64) or 1e-3 (f32) of the f64 reference `want`.
+    #[track_caller]
+    fn assert_near<T: Float>(y: &Tensor<T>, want: &Tensor<f64>, what: &str) {
+        let err = y.cast::<f64>().max_abs_diff(want).expect("equal shapes");
+        let tol = if T::DTYPE == crate::DType::F64 {
+            1e-10
+        } else {
+            1e-3
+        };
+        assert!(err < tol, "{what}: off by {err}");
+    }
+
     thread_local! {
         /// Products split by columns (`try_split_by_weight_rows`) on this thread.
         pub(super) static COLUMN_SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -133,13 +145,7 @@ mod tests {
             let want = x
                 .matmul(&w.permute(&[1, 0]))
                 .zip_map(&b, "test", |p, b| p + b);
-            let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
-            let tol = if T::DTYPE == crate::DType::F64 {
-                1e-10
-            } else {
-                1e-3
-            };
-            assert!(err < tol, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
+            assert_near(&y, &want, &format!("[{m}, {k}] x [{n}, {k}]^T"));
         }
         // Above GEMM_PARALLEL_MKN with more weight rows than input rows; n a multiple of the
         // 16-column blocks and not; k not a multiple of a vector.
@@ -183,8 +189,7 @@ mod tests {
                     ),
                 ] {
                     let y = linear_forward(&x, &w, Some(b));
-                    let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
-                    assert!(err < 1e-3, "[{m}, {k}] x [{n}, {k}]^T: off by {err}");
+                    assert_near(&y, &want, &format!("[{m}, {k}] x [{n}, {k}]^T"));
                 }
             }
         }
@@ -208,17 +213,8 @@ mod tests {
             for b in [&bias, &addend] {
                 let want = product.zip_map(b, "test", |p, b| p + b);
                 let y = linear_forward(&x.cast::<T>(), &w.cast::<T>(), Some(&b.cast::<T>()));
-                let err = y.cast::<f64>().max_abs_diff(&want).expect("equal shapes");
-                let tol = if T::DTYPE == crate::DType::F64 {
-                    1e-10
-                } else {
-                    1e-3
-                };
                 let what = if b.ndim() > 1 { "addend" } else { "bias" };
-                assert!(
-                    err < tol,
-                    "[{m}, {k}] x [{n}, {k}]^T + {what}: off by {err}"
-                );
+                assert_near(&y, &want, &format!("[{m}, {k}] x [{n}, {k}]^T + {what}"));
             }
         }
         for (m, k, n) in [

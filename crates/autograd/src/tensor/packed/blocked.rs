@@ -99,10 +99,7 @@ pub(crate) fn try_blocked_gemm<T: Float>(
     );
     let cp = c.as_mut_ptr() as *mut f32;
     // The first block of `k` starts from S (or zeros), the others from C.
-    let first = match start {
-        Some((s, stride)) => Init::From(s.as_ptr(), stride),
-        None => Init::Zero,
-    };
+    let first = Init::of(start);
     #[cfg(target_arch = "x86_64")]
     if super::kernel512_runs_here() {
         // SAFETY: the CPU has AVX-512F; the views lie inside `a` (asserted) and `b`

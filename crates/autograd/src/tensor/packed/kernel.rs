@@ -22,6 +22,12 @@ pub(super) enum Init {
 }
 
 impl Init {
+    /// The start of a whole product: `From` the start matrix S (`(values, row stride)`, stride
+    /// 0 for one row on every row) when there is one, else zeros.
+    pub(super) fn of(start: Option<(&[f32], usize)>) -> Init {
+        start.map_or(Init::Zero, |(s, stride)| Init::From(s.as_ptr(), stride))
+    }
+
     /// The same start for the rows from `rows` on (C's pointer moves by itself).
     pub(super) fn below(self, rows: usize) -> Init {
         self.at(rows, 0)

@@ -64,7 +64,7 @@ pub(super) fn split_panels(
         let per = count.div_ceil(threads);
         crate::hot_pool::run_blocks(count.div_ceil(per), &|i| {
             let mine = i * per..((i + 1) * per).min(count);
-            let init = start.map_or(Init::Zero, |(s, stride)| Init::From(s.as_ptr(), stride));
+            let init = Init::of(start);
             // SAFETY: C holds `m n` values (asserted) and is borrowed mutably for this call;
             // each block writes only the columns of its own panels; the start matrix holds
             // `m` rows (asserted).

@@ -91,10 +91,7 @@ pub(crate) fn try_gemm_wt<T: Float>(
                 }
                 let rhs = Rhs::Panels(&scratch.as_slice()[..panels * NR * k]);
                 // The start's columns j0.. (C's pointer is moved there below).
-                let init = match start {
-                    Some((s, stride)) => super::kernel::Init::From(s[j0..].as_ptr(), stride),
-                    None => super::kernel::Init::Zero,
-                };
+                let init = super::kernel::Init::of(start).at(0, j0);
                 // SAFETY: AVX-512F; A holds `m x k` at `(ars, 1)` (asserted), the panels
                 // `k x cols`; C is `m x n` (asserted) and borrowed mutably for this call, and
                 // this unit writes only its columns j0..j0 + cols of every row (and reads those
