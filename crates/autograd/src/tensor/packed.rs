@@ -629,7 +629,7 @@ mod tests {
     #[test]
     fn a_weight_used_twice_is_packed_and_every_row_and_column_count_is_right() {
         super::clear();
-        // Row counts hit every tile height (6, 4, 2, 1) and their mixes; column counts a
+        // Row counts hit every tile height (6, 5, 4, 2, 1) and their mixes; column counts a
         // whole number of panels, one column over, and one short of a panel.
         for (rows, k, n) in [
             (1, 128, 128),

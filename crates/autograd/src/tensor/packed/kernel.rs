@@ -277,7 +277,7 @@ mod imp {
                 unsafe {
                     let c = cp.add(first * n);
                     let init = init.below(first);
-                    by_panels(6, k, n, &micro, (1, 8), rhs, init, c, panels.clone())
+                    by_panels::<true>(6, k, n, &micro, (1, 8), rhs, init, c, panels.clone())
                 };
                 first += 6;
             }
@@ -287,7 +287,7 @@ mod imp {
             unsafe {
                 let (a, c) = (&a[first * ars..], cp.add(first * n));
                 let init = init.below(first);
-                by_panels(m - first, k, n, a, (ars, acs), rhs, init, c, panels)
+                by_panels::<false>(m - first, k, n, a, (ars, acs), rhs, init, c, panels)
             };
         }
     }
@@ -296,14 +296,40 @@ mod imp {
     /// read again for every six rows, so it must stay in L1.
     const MICRO_MAX_B: usize = 4096;
 
-    /// `gemm_avx2` panel by panel: all rows of A times one panel, then the next.
+    /// How many of the `left` rows the next tile takes. A tile keeps 2 x rows accumulators and
+    /// the FMA latency needs 8 in flight, so tiles of 5 or 6 rows run at full speed, 4 just
+    /// so, 2 at half: rows that cannot all go in sixes go in fives where that takes no more
+    /// tiles (m = 32: 6 6 5 5 5 5, not 6 6 6 6 4 4; the product `[32, 512] x [512, 128]` 110
+    /// -> 114 GFLOP/s), eight as 4 + 4 rather than 6 + 2.
+    pub(super) fn tile_rows(left: usize) -> usize {
+        let tiles = left.div_ceil(6);
+        match left {
+            8 => 4,
+            // Fives and sixes fill `left` in `tiles` tiles: a six now if the rest still fills.
+            r if r >= 5 * tiles => {
+                if r >= 6 + 5 * (tiles - 1) {
+                    6
+                } else {
+                    5
+                }
+            }
+            r if r >= 6 => 6,
+            r if r >= 4 => 4,
+            r if r >= 2 => 2,
+            _ => 1,
+        }
+    }
+
+    /// `gemm_avx2` panel by panel: all rows of A times one panel, then the next. `MICRO`: A is
+    /// a micro-panel, six rows at strides `(1, 8)`, compiled with those constants (whether or
+    /// not this function is inlined).
     ///
     /// # Safety
-    /// As `gemm_avx2`.
+    /// As `gemm_avx2`, and with `MICRO` `m` = 6 and A at strides `(1, 8)`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn by_panels(
+    unsafe fn by_panels<const MICRO: bool>(
         m: usize,
         k: usize,
         n: usize,
@@ -326,16 +352,7 @@ mod imp {
             let w = NR.min(n - j0);
             let mut i = 0;
             while i < m {
-                // Eight rows left go as 4 + 4, not 6 + 2: a tile keeps 2 x rows accumulators and
-                // the FMA latency needs 8 in flight, so 2 rows run at half speed (m = 32: 6 6 6 6
-                // 4 4).
-                let rows = match m - i {
-                    8 => 4,
-                    r if r >= 6 => 6,
-                    r if r >= 4 => 4,
-                    r if r >= 2 => 2,
-                    _ => 1,
-                };
+                let rows = if MICRO { 6 } else { tile_rows(m - i) };
                 let ap = a[i * ars..].as_ptr();
                 // A full panel is stored straight into C, its accumulators starting from C's
                 // values when adding (or from the start matrix); the last, narrower one goes
@@ -365,12 +382,16 @@ mod imp {
                 unsafe {
                     let (bp, st) = ((panel, ldb), (ars, acs));
                     match (rows, acs) {
+                        // A micro-panel: constant strides.
+                        _ if MICRO => tile::<6>(k, ap, (1, 8), bp, start, out, ldc),
                         // Contiguous rows of A (the usual case) with a constant column stride.
                         (6, 1) => tile::<6>(k, ap, (ars, 1), bp, start, out, ldc),
+                        (5, 1) => tile::<5>(k, ap, (ars, 1), bp, start, out, ldc),
                         (4, 1) => tile::<4>(k, ap, (ars, 1), bp, start, out, ldc),
                         (2, 1) => tile::<2>(k, ap, (ars, 1), bp, start, out, ldc),
                         (1, 1) => tile::<1>(k, ap, (ars, 1), bp, start, out, ldc),
                         (6, _) => tile::<6>(k, ap, st, bp, start, out, ldc),
+                        (5, _) => tile::<5>(k, ap, st, bp, start, out, ldc),
                         (4, _) => tile::<4>(k, ap, st, bp, start, out, ldc),
                         (2, _) => tile::<2>(k, ap, st, bp, start, out, ldc),
                         _ => tile::<1>(k, ap, st, bp, start, out, ldc),
@@ -660,6 +681,40 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The tile heights `tile_rows` gives for `m` rows, first to last.
+    fn heights(m: usize) -> Vec<usize> {
+        let mut left = m;
+        let mut out = Vec::new();
+        while left > 0 {
+            let rows = imp::tile_rows(left);
+            assert!(rows >= 1 && rows <= left && rows <= 6, "{rows} of {left}");
+            out.push(rows);
+            left -= rows;
+        }
+        out
+    }
+
+    #[test]
+    fn rows_go_in_sixes_and_fives_without_more_tiles() {
+        assert_eq!(heights(32), [6, 6, 5, 5, 5, 5]);
+        assert_eq!(heights(48), [6; 8]);
+        assert_eq!(heights(8), [4, 4]);
+        assert_eq!(heights(5), [5]);
+        assert_eq!(heights(3), [2, 1]);
+        for m in 1..200 {
+            let h = heights(m);
+            assert_eq!(h.iter().sum::<usize>(), m);
+            // Never more tiles than sixes first would take (`ceil(m / 6)`, plus the short
+            // tail's 2 + 1 or 4 + 4's extra tile).
+            assert!(h.len() <= m.div_ceil(6) + 1, "m {m}: {h:?}");
+            // Whenever fives and sixes can fill m in ceil(m / 6) tiles, only they are used.
+            if m >= 5 * m.div_ceil(6) {
+                assert!(h.iter().all(|&r| r >= 5), "m {m}: {h:?}");
+                assert_eq!(h.len(), m.div_ceil(6), "m {m}: {h:?}");
             }
         }
     }
