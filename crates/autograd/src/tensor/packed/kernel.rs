@@ -302,7 +302,7 @@ mod imp {
     /// tiles (m = 32: 6 6 5 5 5 5, not 6 6 6 6 4 4; the product `[32, 512] x [512, 128]` 110
     /// -> 114 GFLOP/s), eight as 4 + 4 rather than 6 + 2.
     pub(super) fn tile_rows(left: usize) -> usize {
-        let tiles = left.div_ceil(6);
+        let tiles = left.div_ceil(6).max(1);
         match left {
             8 => 4,
             // Fives and sixes fill `left` in `tiles` tiles: a six now if the rest still fills.
