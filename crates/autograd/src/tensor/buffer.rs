@@ -124,8 +124,7 @@ pub(crate) fn fresh_rows<T: Float>(
     split: bool,
     fill: &(dyn Fn(&mut Filler<'_, T>, usize, usize) + Sync),
 ) -> Buf<T> {
-    let ranges = if split { Ranges::Batch } else { Ranges::Here };
-    fresh_in_ranges(rows, width, ranges, fill)
+    fresh_in_ranges(rows, width, Ranges::batch_if(split), fill)
 }
 
 /// As [`fresh`], written by ranges of elements: from
@@ -161,6 +160,11 @@ enum Ranges {
 }
 
 impl Ranges {
+    /// By batch rows with `split`, else here.
+    fn batch_if(split: bool) -> Self {
+        if split { Ranges::Batch } else { Ranges::Here }
+    }
+
     /// Calls `block(r0, r1)` on ranges covering `0..rows`.
     fn run(self, rows: usize, block: &(dyn Fn(usize, usize) + Sync)) {
         match self {
@@ -224,8 +228,7 @@ pub(crate) fn fresh_rows_pair<T: Float>(
             let a = super::kernels::RowsPtr::new(a.as_mut_ptr());
             second = Some(written_by(rows * wb, |b| {
                 let b = super::kernels::RowsPtr::new(b.as_mut_ptr());
-                let ranges = if split { Ranges::Batch } else { Ranges::Here };
-                ranges.run(rows, &|r0, r1| {
+                Ranges::batch_if(split).run(rows, &|r0, r1| {
                     // SAFETY: the ranges are disjoint rows of the two buffers, borrowed
                     // mutably for this call.
                     let (mut a, mut b) = (
