@@ -278,6 +278,7 @@ fn operand_of<T: Float>(
 ) -> Result<(Operand<'_, T>, bool), Error> {
     let input = &all[j as usize];
     match input.value.as_ref() {
+        Some(value) if input.released => Ok((Operand::released(value), input.requires_grad)),
         Some(value) => Ok((Operand::borrowed(value), input.requires_grad)),
         None => Err(freed_error(input.name(), input.location)),
     }
@@ -301,7 +302,12 @@ fn run_rule<'a, T: Float>(
         return Err(freed_error(node.name(), node.location));
     };
     let mut result = {
-        let (output, grad) = (Operand::borrowed(out), Operand::from(g));
+        let output = if node.released {
+            Operand::released(out)
+        } else {
+            Operand::borrowed(out)
+        };
+        let grad = Operand::from(g);
         op.backward(&BackwardContext {
             inputs,
             output: &output,

@@ -34,6 +34,7 @@ mod op;
 mod op_slot;
 mod operand;
 pub mod ops;
+mod release;
 mod simd;
 mod tape;
 pub mod tensor;

@@ -102,6 +102,24 @@ pub trait Op<T: Float>: 'static {
         false
     }
 
+    /// Whether [`backward`](Op::backward) (and `scalar_backward`) reads the value of input
+    /// `input`; its shape is always there. The default, `true`, is always correct. Return
+    /// `false` for an input the derivative does not depend on (an addend, or the input of an
+    /// op differentiated from its output, such as `tanh`): that lets
+    /// [`Var::release_value`](crate::Var::release_value) free the input's buffer before
+    /// backward. A rule that says `false` and reads the value anyway panics there.
+    fn backward_reads_input(&self, input: usize) -> bool {
+        let _ = input;
+        true
+    }
+
+    /// Whether [`backward`](Op::backward) reads the output's value (`tanh`, `exp` and
+    /// `sigmoid` do; sums and products do not). The default, `true`, is always correct;
+    /// `false` lets [`Var::release_value`](crate::Var::release_value) free the output.
+    fn backward_reads_output(&self) -> bool {
+        true
+    }
+
     /// Whether gradients flow through this op at all. Ops such as `argmax` return `false`: their
     /// outputs never require grad, so backward never reaches them.
     fn differentiable(&self) -> bool {

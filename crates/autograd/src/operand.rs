@@ -23,6 +23,9 @@ enum Repr<'t, T: Float> {
     /// An eager value borrowed from the tape during the first-order sweep (saves reference
     /// counting on the hot path).
     Borrowed(&'t Tensor<T>),
+    /// A value freed by [`Var::release_value`], borrowed for its shape (a tensor with no
+    /// elements); reading it panics.
+    Released(&'t Tensor<T>),
     /// A recorded value; operations on it are recorded on its tape.
     Var(Var<'t, T>),
 }
@@ -70,10 +73,17 @@ impl<'t, T: Float> Operand<'t, T> {
         Operand(Repr::Borrowed(t))
     }
 
+    /// A released value (`t` holds its shape and no elements), for a rule that does not read it.
+    pub(crate) fn released(t: &'t Tensor<T>) -> Self {
+        Operand(Repr::Released(t))
+    }
+
+    #[track_caller]
     fn eager(&self) -> Option<&Tensor<T>> {
         match &self.0 {
             Repr::Tensor(t) => Some(t),
             Repr::Borrowed(t) => Some(t),
+            Repr::Released(_) => released_read(),
             Repr::Var(_) => None,
         }
     }
@@ -98,6 +108,7 @@ impl<'t, T: Float> Operand<'t, T> {
             Repr::Var(v) => *v,
             Repr::Tensor(t) => tape.constant(t.clone()),
             Repr::Borrowed(t) => tape.constant((*t).clone()),
+            Repr::Released(_) => released_read(),
         }
     }
 
@@ -107,6 +118,7 @@ impl<'t, T: Float> Operand<'t, T> {
         match &self.0 {
             Repr::Tensor(t) => t.clone(),
             Repr::Borrowed(t) => (*t).clone(),
+            Repr::Released(_) => released_read(),
             Repr::Var(v) => v.value(),
         }
     }
@@ -115,16 +127,17 @@ impl<'t, T: Float> Operand<'t, T> {
     pub fn shape(&self) -> Shape {
         match &self.0 {
             Repr::Var(v) => v.shape(),
-            _ => self
-                .eager()
-                .map(|t| crate::tensor::shape::copy_shape(t.shape()))
-                .unwrap_or_default(),
+            _ => crate::tensor::shape::copy_shape(self.eager_shape()),
         }
     }
 
-    /// The shape of an eager operand without copying it (empty for a `Var`).
+    /// The shape of an eager (or released) operand without copying it (empty for a `Var`).
     pub(crate) fn eager_shape(&self) -> &[usize] {
-        self.eager().map_or(&[], |t| t.shape())
+        match &self.0 {
+            Repr::Tensor(t) => t.shape(),
+            Repr::Borrowed(t) | Repr::Released(t) => t.shape(),
+            Repr::Var(_) => &[],
+        }
     }
 
     /// Converts to an eager tensor (for a `Var`, its current value).
@@ -132,6 +145,7 @@ impl<'t, T: Float> Operand<'t, T> {
         match self.0 {
             Repr::Tensor(t) => t,
             Repr::Borrowed(t) => t.clone(),
+            Repr::Released(_) => released_read(),
             Repr::Var(v) => v.value(),
         }
     }
@@ -234,4 +248,14 @@ impl<'t, T: Float> Neg for Operand<'t, T> {
     fn neg(self) -> Operand<'t, T> {
         Operand::neg(&self)
     }
+}
+
+/// A backward rule read a value [`Var::release_value`] freed: its op's `backward_reads_input`
+/// or `backward_reads_output` said it would not.
+#[track_caller]
+fn released_read() -> ! {
+    panic!(
+        "a backward rule read a value released by release_value(), though its op's \
+         backward_reads_input / backward_reads_output said it would not"
+    )
 }

@@ -22,6 +22,8 @@ pub(crate) struct Node<T: Float> {
     /// node stays small (112 bytes for f32; it is written on every push).
     pub(crate) first_input: u32,
     pub(crate) requires_grad: bool,
+    /// Set by [`Var::release_value`]: `value` then holds the shape and no elements.
+    pub(crate) released: bool,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -127,13 +129,14 @@ impl<T: Float> Tape<T> {
         self.len() == 0
     }
 
-    /// Bytes held by the values currently stored on the tape (freed values excluded).
+    /// Bytes held by the values currently stored on the tape (freed and released values
+    /// excluded).
     pub fn value_bytes(&self) -> usize {
         self.nodes
             .borrow()
             .iter()
             .filter_map(|n| n.value.as_ref())
-            .map(|v| v.numel() * std::mem::size_of::<T>())
+            .map(|v| std::mem::size_of_val(v.data()))
             .sum()
     }
 
@@ -174,6 +177,7 @@ impl<T: Float> Tape<T> {
             op: None,
             first_input,
             requires_grad,
+            released: false,
             location: Location::caller(),
         })
     }
@@ -239,6 +243,7 @@ impl<T: Float> Tape<T> {
             op: Some(OpSlot::new(op)),
             first_input,
             requires_grad,
+            released: false,
             location,
         })
     }
@@ -260,6 +265,7 @@ impl<T: Float> Tape<T> {
         }
         let node = &nodes[v.id as usize];
         match node.value.as_ref() {
+            Some(_) if node.released => released_panic(op.name(), node),
             Some(value) => (value, node.requires_grad),
             None => freed_panic(op.name(), node),
         }
@@ -402,6 +408,16 @@ pub(crate) fn freed_panic<T: Float>(what: &str, node: &Node<T>) -> ! {
     )
 }
 
+#[track_caller]
+pub(crate) fn released_panic<T: Float>(what: &str, node: &Node<T>) -> ! {
+    panic!(
+        "{what}: the value of `{}` (created at {}) was released by release_value(); \
+         release a value only after its last use",
+        node.name(),
+        node.location
+    )
+}
+
 pub(crate) fn first_non_finite<T: Float>(t: &Tensor<T>) -> String {
     match t.data().iter().position(|x| !x.is_finite()) {
         Some(i) => format!("{} at flat index {i} of shape {:?}", t.data()[i], t.shape()),
@@ -433,11 +449,15 @@ impl<'t, T: Float> Var<'t, T> {
     /// The value (a cheap, shared clone).
     ///
     /// # Panics
-    /// If backward already freed it (see [`Var::backward_retain`]).
+    /// If backward already freed it (see [`Var::backward_retain`]) or it was released
+    /// ([`Var::release_value`]).
     #[track_caller]
     pub fn value(&self) -> Tensor<T> {
         let nodes = self.tape.nodes.borrow();
         let node = &nodes[self.id as usize];
+        if node.released {
+            released_panic("value", node);
+        }
         node.value
             .clone()
             .unwrap_or_else(|| freed_panic("value", node))
@@ -499,6 +519,7 @@ impl<T: Float> fmt::Debug for Var<'_, T> {
         let node = &nodes[self.id as usize];
         write!(f, "Var#{} {} at {}: ", self.id, node.name(), node.location)?;
         match &node.value {
+            Some(_) if node.released => write!(f, "<released>"),
             Some(v) => write!(f, "{v}"),
             None => write!(f, "<freed>"),
         }

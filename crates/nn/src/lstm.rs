@@ -136,6 +136,11 @@ fn lstm_step<'t, T: Float>(
     // `lstm_cell` (3 nodes instead of 13: W4 measured in docs/performance-history.md).
     let a = w.hidden_onto(h, xp);
     let (h, c) = a.lstm_cell(c);
+    // No backward reads the input part or the pre-activations (an addend, and the input of
+    // gates differentiated from their output): their buffers go back to the cache now, for the
+    // next step's (W4 2-5 % faster than keeping them to the end of the tape).
+    xp.release_value();
+    a.release_value();
     LstmState { h, c }
 }
 
@@ -327,6 +332,7 @@ impl<T: Float> Lstm<T> {
                 if skip_first {
                     let first = xps.next().expect("at least two steps (checked)");
                     let (h, c) = first.lstm_cell(zeros());
+                    first.release_value(); // as in `lstm_step`
                     LstmState { h, c }
                 } else {
                     LstmState {
@@ -506,6 +512,43 @@ mod tests {
             };
             assert_eq!(run(false), run(true), "{steps} steps");
         }
+    }
+
+    #[test]
+    fn each_step_releases_its_input_part_and_pre_activations_and_changes_no_gradient() {
+        let (batch, steps, input, hidden) = (2, 4, 3, 5);
+        let lstm = Lstm::<f64>::new(input, hidden).with_seed(7);
+        let run = |release: bool| {
+            let tape = Tape::new();
+            let x = tape.var(Tensor::randn(&[batch, steps, input], 3));
+            let h = if release {
+                lstm.forward_last(x, None).h
+            } else {
+                // The same nodes, nothing released.
+                let w = lstm.cell.p.on(&tape);
+                let bias = w.bias_ih + w.bias_hh;
+                let xp = |t| {
+                    x.narrow(1, t, 1)
+                        .reshape(&[batch, input])
+                        .linear(w.weight_ih, Some(bias))
+                };
+                let zeros = tape.constant(Tensor::zeros(&[batch, hidden]));
+                let (mut h, mut c) = xp(0).lstm_cell(zeros);
+                for t in 1..steps {
+                    (h, c) = w.hidden_onto(h, xp(t)).lstm_cell(c);
+                }
+                h
+            };
+            let bytes = tape.value_bytes();
+            let grads = h.tanh().sum().backward();
+            let mut all = vec![grads[x].to_vec()];
+            all.extend(lstm.named_params().iter().map(|(_, p)| grads[*p].to_vec()));
+            (bytes, all)
+        };
+        let ((released, with), (kept, without)) = (run(true), run(false));
+        assert_eq!(with, without);
+        // Every step's input part and, but for the first step's, the pre-activations: [B, 4H].
+        assert_eq!(kept - released, (2 * steps - 1) * batch * 4 * hidden * 8);
     }
 
     #[test]

@@ -21,6 +21,15 @@ impl<T: Float> Op<T> for Linear {
         linear_forward(x[0], x[1], x.get(2).copied())
     }
 
+    // The bias or addend enters with slope 1, and nothing reads y: either can be released.
+    fn backward_reads_input(&self, input: usize) -> bool {
+        input < 2
+    }
+
+    fn backward_reads_output(&self) -> bool {
+        false
+    }
+
     // With G = dL/dy `[.., n]` flattened to `[rows, n]` and x to `[rows, k]`:
     // dx = G W, dW = G^T x, db = sum over rows of G (a bias `[n]`) or G itself (a full addend).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {

@@ -110,6 +110,11 @@ impl<T: Float> Op<T> for LstmGates {
         )
     }
 
+    // From the output alone: the pre-activations can be released.
+    fn backward_reads_input(&self, _input: usize) -> bool {
+        false
+    }
+
     // From the output: sigmoid' = y (1 - y) on blocks i, f, o; tanh' = 1 - y^2 on block g.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let (y, g) = (cx.output(), cx.grad());

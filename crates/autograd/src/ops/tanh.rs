@@ -14,6 +14,11 @@ impl<T: Float> Op<T> for Tanh {
         x[0].map(T::tanh)
     }
 
+    // From the output alone: x can be released.
+    fn backward_reads_input(&self, _input: usize) -> bool {
+        false
+    }
+
     // dy/dx = 1 - tanh^2(x) = 1 - y^2, fused into one op (one pass, one buffer).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(Operand::apply(TanhGrad, &[cx.grad(), cx.output()]))].into()

@@ -259,6 +259,16 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Mutable access to the elements if no other tensor shares the buffer.
+    /// A tensor of this shape holding no elements: what [`Var::release_value`](crate::Var::release_value)
+    /// leaves on the tape, so that backward still has the shape; reading its elements finds
+    /// none.
+    pub(crate) fn shape_only(&self) -> Self {
+        Tensor {
+            shape: self.shape.clone(),
+            data: Storage::Shared(Buf::empty()),
+        }
+    }
+
     /// The element of a one-element tensor, `None` for any other.
     #[inline]
     pub(crate) fn one_value(&self) -> Option<T> {
