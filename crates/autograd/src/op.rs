@@ -114,7 +114,7 @@ pub trait Op<T: Float>: 'static {
     }
 
     /// Whether [`backward`](Op::backward) reads the output's value (`tanh`, `exp` and
-    /// `sigmoid` do; sums and products do not). The default, `true`, is always correct;
+    /// `sigmoid` do; `linear` does not, and says so). The default, `true`, is always correct;
     /// `false` lets [`Var::release_value`](crate::Var::release_value) free the output.
     fn backward_reads_output(&self) -> bool {
         true

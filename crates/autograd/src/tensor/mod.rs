@@ -258,10 +258,9 @@ impl<T: Float> Tensor<T> {
         self.data.as_slice()
     }
 
-    /// Mutable access to the elements if no other tensor shares the buffer.
-    /// A tensor of this shape holding no elements: what [`Var::release_value`](crate::Var::release_value)
-    /// leaves on the tape, so that backward still has the shape; reading its elements finds
-    /// none.
+    /// A tensor of this shape holding no elements: what
+    /// [`Var::release_value`](crate::Var::release_value) leaves on the tape, so that backward
+    /// still has the shape; reading its elements finds none.
     pub(crate) fn shape_only(&self) -> Self {
         Tensor {
             shape: self.shape.clone(),
@@ -287,6 +286,7 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// Mutable access to the elements if no other tensor shares the buffer.
     pub(crate) fn data_mut(&mut self) -> Option<&mut [T]> {
         match &mut self.data {
             Storage::Scalar(v) => Some(std::slice::from_mut(v)),
