@@ -277,19 +277,7 @@ fn with_rows_of_b<T: Float>(
         let Ok(mut tail) = scratch.try_borrow_mut() else {
             return false;
         };
-        // Full panels are read from B's rows in place; only the last `n % 16` columns are
-        // copied, into a zero-padded panel.
-        let full = n / NR * NR;
-        if full < n {
-            pack_into(&mut tail, &b[full..], k, n - full, rs, 1);
-        } else {
-            tail.resize(0);
-        }
-        let rhs = Rhs::Rows {
-            b,
-            rs,
-            tail: tail.as_slice(),
-        };
+        let rhs = rows_in_place(&mut tail, b, k, n, rs);
         f(as_f32(a.0), (a.1 as usize, a.2 as usize), rhs);
         true
     })
@@ -320,6 +308,37 @@ enum Rhs<'a> {
         rs: usize,
         tail: &'a [f32],
     },
+}
+
+/// B (`k x n`, rows `rs` apart, columns contiguous) as [`Rhs::Rows`]: full panels read from
+/// B's rows in place, only the last `n % 16` columns copied into `tail` (zero-padded).
+fn rows_in_place<'a>(tail: &'a mut Lines, b: &'a [f32], k: usize, n: usize, rs: usize) -> Rhs<'a> {
+    let full = n / NR * NR;
+    if full < n {
+        pack_into(tail, &b[full..], k, n - full, rs, 1);
+    } else {
+        tail.resize(0);
+    }
+    Rhs::Rows {
+        b,
+        rs,
+        tail: tail.as_slice(),
+    }
+}
+
+impl Rhs<'_> {
+    /// Whether this holds a `k x n` B as the variant describes: packed panels of `k` rows, or
+    /// full panels read from B's rows in place and a narrower last one packed.
+    fn fits(&self, k: usize, n: usize) -> bool {
+        match *self {
+            Rhs::Panels(panels) => panels.len() == n.div_ceil(NR) * k * NR,
+            Rhs::Rows { b, rs, tail } => {
+                let full = n / NR;
+                (full == 0 || (k - 1) * rs + full * NR <= b.len())
+                    && tail.len() == if n.is_multiple_of(NR) { 0 } else { k * NR }
+            }
+        }
+    }
 }
 
 /// B (`k x n`, strides `rs`, `cs`) as `ceil(n / 16)` panels of `k` rows of 16 values, the last

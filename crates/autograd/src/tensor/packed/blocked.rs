@@ -1,7 +1,9 @@
 //! Large f32 products on the packed kernel, blocked as in BLIS: B is packed [`KC`] rows at a
 //! time into 16-column panels, A is copied [`MC`] rows by [`KC`] columns at a time into a
 //! row-major block, and C collects the blocks of `k` (the first written, the others added by
-//! the kernel starting from C).
+//! the kernel starting from C). A B of at most [`IN_PLACE_K`] rows (a weight gradient's `x`,
+//! `k` the batch) is read from its own rows instead: W2's `dW1 = g^T x` spent about 4 % of the
+//! step packing `x`.
 //!
 //! Why: `matrixmultiply`'s AVX2 kernel keeps an `8 x 8` tile of C in eight registers, the least
 //! that hides the FMA latency (four cycles, two units), and on a Zen 3 core it ran at 83-85 % of
@@ -23,7 +25,7 @@ use std::mem::MaybeUninit;
 use super::kernel::{self, Init};
 use super::lines::Lines;
 use super::transpose::transpose_into;
-use super::{NR, as_f32, as_f32_out, pack_into};
+use super::{NR, Rhs, as_f32, as_f32_out, pack_into, rows_in_place};
 use crate::Float;
 
 /// Rows of B packed at a time: a panel (`KC x 16` f32, 32 KiB) stays in L1 or L2 while a block
@@ -48,6 +50,17 @@ const MIN_MKN: usize = 1 << 18;
 /// B's transposed panels gathered value by value that cost W4 1-5 %; with `transpose.rs` 32 rows
 /// were no different (W4 medians 8.82-9.05 against 8.90-9.04 ms, three alternating runs).
 const MIN_ROWS: usize = 64;
+
+/// B with at most this many rows (a weight gradient `g^T x`, `k` the batch) is read from its
+/// own rows rather than packed, when they are not a multiple of 128 values apart: a panel's
+/// `k` runs of 16 values then lie in at least 16 L1 sets (rows 4 KiB apart, n = 1,024, would
+/// all share one) and in at most `k` pages.
+const IN_PLACE_K: usize = 64;
+
+/// Whether a `k`-row B at strides `(rs, cs)` is read from its own rows (see [`IN_PLACE_K`]).
+pub(super) fn b_in_place(k: usize, (rs, cs): (usize, usize)) -> bool {
+    k <= IN_PLACE_K && cs == 1 && !rs.is_multiple_of(128)
+}
 
 /// Whether this CPU takes the path: AVX2 and FMA (with AVX-512F, `blocked512.rs` runs it).
 fn runs_here() -> bool {
@@ -115,10 +128,16 @@ pub(crate) fn try_blocked_gemm<T: Float>(
         };
         let (b_panels, a_copy) = &mut *blocks;
         a_copy.resize(MC * A_STRIDE);
+        let in_place = b_in_place(k, (brs, bcs));
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
             // Rows p0.. of B; `pack_into` panics (safely) if the view leaves `b`.
-            pack_into(b_panels, &b[p0 * brs..], kc, n, brs, bcs);
+            let rhs = if in_place {
+                rows_in_place(b_panels, &b[p0 * brs..], kc, n, brs)
+            } else {
+                pack_into(b_panels, &b[p0 * brs..], kc, n, brs, bcs);
+                Rhs::Panels(b_panels.as_slice())
+            };
             for i0 in (0..m).step_by(MC) {
                 let init = if p0 == 0 {
                     first.below(i0)
@@ -135,7 +154,7 @@ pub(crate) fn try_blocked_gemm<T: Float>(
                         (mc, kc, n),
                         a_copy.as_slice(),
                         (A_STRIDE, 1),
-                        b_panels.as_slice(),
+                        rhs,
                         cp.add(i0 * n),
                         0..n.div_ceil(NR),
                         init,
@@ -233,6 +252,53 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_short_b_is_read_in_place_and_matches_the_reference() {
+        if !runs_here() {
+            return;
+        }
+        // W2's weight gradient `g^T x` (`[64, 128]^T x [64, 784]`: 49 full panels), and a B
+        // whose rows are padded (stride n + 5) with 1,100 columns: 68 full panels and a packed
+        // tail of 12, and with AVX-512 two blocks of columns (1,024 and 76).
+        for (m, k, n, rs) in [(128, 64, 784, 784), (100, 40, 1100, 1105)] {
+            assert!(b_in_place(k, (rs, 1)));
+            let av: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
+                .collect();
+            let bv: Vec<f32> = (0..k * rs)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
+                .collect();
+            for ta in [false, true] {
+                let a = if ta { (&av[..], 1, m) } else { (&av[..], k, 1) };
+                let want = reference(m, k, n, a, (&bv, rs, 1));
+                let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
+                let ai = (a.0, a.1 as isize, a.2 as isize);
+                let bi = (&bv[..], rs as isize, 1);
+                assert!(try_blocked_gemm(m, k, n, ai, bi, &mut c, None));
+                for (i, (got, want)) in c.iter().zip(&want).enumerate() {
+                    // SAFETY: the product wrote every element.
+                    let got = unsafe { got.assume_init() } as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "[{m}, {k}] x [{k}, {n}], A^T {ta}: element {i}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn b_is_packed_when_long_strided_or_rows_share_l1_sets() {
+        assert!(b_in_place(64, (784, 1)));
+        assert!(!b_in_place(65, (784, 1)), "more than IN_PLACE_K rows");
+        assert!(!b_in_place(64, (784, 2)), "columns not contiguous");
+        assert!(
+            !b_in_place(64, (1024, 1)),
+            "rows 4 KiB apart share one L1 set"
+        );
+        assert!(!b_in_place(32, (128, 1)), "rows 512 B apart cover 8 sets");
     }
 
     #[test]

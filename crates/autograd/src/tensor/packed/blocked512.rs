@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use super::kernel::Init;
 use super::kernel512::{self, MR};
 use super::lines::Lines;
-use super::{NR, Rhs, pack_into};
+use super::{NR, Rhs, pack_into, rows_in_place};
 
 /// Rows of B packed at a time: a micro-panel of A (`16 x KC` f32, 16 KiB) stays in L1 beside
 /// the two panel rows it meets at each step. One tile run over 1,024 columns of packed B gave
@@ -57,14 +57,20 @@ pub(super) unsafe fn gemm(
         };
         let (b_panels, a_micro) = &mut *blocks;
         a_micro.resize(GROUP * NR * KC, 0.0);
+        let in_place = super::blocked::b_in_place(k, (brs, bcs));
         for n0 in (0..n).step_by(NC) {
             let nc = NC.min(n - n0);
             for p0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - p0);
                 // Rows p0.., columns n0.. of B; `pack_into` panics (safely) if the view leaves
                 // `b`.
-                pack_into(b_panels, &b[p0 * brs + n0 * bcs..], kc, nc, brs, bcs);
-                let panels = b_panels.as_slice();
+                let block = &b[p0 * brs + n0 * bcs..];
+                let rhs = if in_place {
+                    rows_in_place(b_panels, block, kc, nc, brs)
+                } else {
+                    pack_into(b_panels, block, kc, nc, brs, bcs);
+                    Rhs::Panels(b_panels.as_slice())
+                };
                 for g0 in (0..m).step_by(GROUP * MR) {
                     let group = (GROUP * MR).min(m - g0);
                     pack_group(a_micro, a, (g0, p0), (group, kc), (ars, acs));
@@ -83,10 +89,9 @@ pub(super) unsafe fn gemm(
                         unsafe {
                             let c = (cp.add(i0 * n + n0), n);
                             if rows == MR {
-                                kernel512::gemm_micro(kc, nc, micro, panels, init, c);
+                                kernel512::gemm_micro(kc, nc, micro, rhs, init, c);
                             } else {
                                 let count = nc.div_ceil(NR);
-                                let rhs = Rhs::Panels(panels);
                                 kernel512::gemm(
                                     rows,
                                     kc,

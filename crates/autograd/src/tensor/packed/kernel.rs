@@ -150,17 +150,8 @@ fn checked(
         m > 0 && k > 0 && (m - 1) * ars + (k - 1) * acs < a.len(),
         "internal: packed gemm: A out of bounds"
     );
-    let rhs_fits = match rhs {
-        Rhs::Panels(panels) => panels.len() == n.div_ceil(NR) * k * NR,
-        // Full panels read B's rows in place; a narrower last one comes packed.
-        Rhs::Rows { b, rs, tail } => {
-            let full = n / NR;
-            (full == 0 || (k - 1) * rs + full * NR <= b.len())
-                && tail.len() == if n.is_multiple_of(NR) { 0 } else { k * NR }
-        }
-    };
     assert!(
-        rhs_fits && c.len() == m * n,
+        rhs.fits(k, n) && c.len() == m * n,
         "internal: packed gemm: B or C out of bounds"
     );
     let cp = c.as_mut_ptr() as *mut f32;
@@ -197,7 +188,7 @@ unsafe fn run(
 }
 
 /// `C = A B` (or `C += A B`, as `init` says) for the 16-column panels `panels` of C only
-/// (columns from `16 panels.start`), with B in packed panels and C given as a pointer to its
+/// (columns from `16 panels.start`), with B as `rhs` describes and C given as a pointer to its
 /// `m x n` row-major values: for threads each writing their own panels of one C
 /// (`packed::try_gemm`), and for the blocks of `blocked.rs`.
 ///
@@ -212,7 +203,7 @@ pub(super) unsafe fn gemm_panels(
     (m, k, n): (usize, usize, usize),
     a: &[f32],
     (ars, acs): (usize, usize),
-    packed: &[f32],
+    rhs: Rhs<'_>,
     c: *mut f32,
     panels: std::ops::Range<usize>,
     init: Init,
@@ -222,11 +213,10 @@ pub(super) unsafe fn gemm_panels(
             && m > 0
             && k > 0
             && (m - 1) * ars + (k - 1) * acs < a.len()
-            && packed.len() == n.div_ceil(NR) * k * NR
+            && rhs.fits(k, n)
             && panels.end <= n.div_ceil(NR),
         "internal: packed gemm by panels: an operand out of bounds"
     );
-    let rhs = Rhs::Panels(packed);
     // SAFETY: as in `checked`, with these panels' columns of C this call's alone (contract).
     unsafe { run(m, k, n, a, (ars, acs), rhs, init, c, panels) }
 }

@@ -133,17 +133,17 @@ pub(super) unsafe fn gemm_micro(
     k: usize,
     n: usize,
     a: &[f32],
-    panels: &[f32],
+    rhs: Rhs<'_>,
     init: Init,
     c: (*mut f32, usize),
 ) {
     let count = n.div_ceil(NR);
     assert!(
-        a.len() >= k * NR && panels.len() >= count * k * NR,
+        a.len() >= k * NR && rhs.fits(k, n),
         "internal: gemm_micro: A or B out of bounds"
     );
-    // SAFETY: A and the panels hold what the tiles read (asserted); C as the contract gives.
-    unsafe { micro_rows(k, n, a.as_ptr(), Rhs::Panels(panels), init, c, 0..count) };
+    // SAFETY: A and B hold what the tiles read (asserted); C as the contract gives.
+    unsafe { micro_rows(k, n, a.as_ptr(), rhs, init, c, 0..count) };
 }
 
 /// Lanes of C written in the panel from column `j`: all 16 but in the last, narrower one.

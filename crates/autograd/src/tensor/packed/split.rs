@@ -69,7 +69,8 @@ pub(super) fn split_panels(
             // each block writes only the columns of its own panels; the start matrix holds
             // `m` rows (asserted).
             unsafe {
-                kernel::gemm_panels((m, k, n), a, (ars, 1), panels, cp.ptr().cast(), mine, init)
+                let rhs = Rhs::Panels(panels);
+                kernel::gemm_panels((m, k, n), a, (ars, 1), rhs, cp.ptr().cast(), mine, init)
             };
         });
     }
