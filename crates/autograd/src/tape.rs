@@ -130,12 +130,14 @@ impl<T: Float> Tape<T> {
     }
 
     /// Bytes held by the values currently stored on the tape (freed and released values
-    /// excluded).
+    /// excluded; a buffer that several values share, such as a `reshape`'s, counted once).
     pub fn value_bytes(&self) -> usize {
-        self.nodes
-            .borrow()
+        let nodes = self.nodes.borrow();
+        let mut seen = std::collections::HashSet::new();
+        nodes
             .iter()
             .filter_map(|n| n.value.as_ref())
+            .filter(|v| seen.insert(v.data().as_ptr()))
             .map(|v| std::mem::size_of_val(v.data()))
             .sum()
     }

@@ -61,6 +61,17 @@ fn backward_frees_intermediate_values_unless_retained() {
 }
 
 #[test]
+fn value_bytes_counts_a_buffer_that_values_share_once() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Tensor::ones(&[4, 25]));
+    let y = x.exp(); // its own buffer
+    let _view = y.reshape(&[100]); // the same buffer as y
+    assert_eq!(tape.value_bytes(), 2 * 100 * 8);
+    let _copy = y * 2.0; // a new one
+    assert_eq!(tape.value_bytes(), 3 * 100 * 8);
+}
+
+#[test]
 fn reading_a_freed_value_panics_with_advice_and_retain_keeps_it() {
     let tape = Tape::<f64>::new();
     let x = tape.var(Tensor::scalar(0.5));

@@ -112,20 +112,27 @@ impl<'t, T: Float> RecurrentWeights<'t, T> {
 /// sequence (`[B T, I] @ [I, W]`: the weight packed once, and one `dW_ih = G^T x` over all
 /// `B T` rows in backward). The slices' gradients are added into the projection's gradient in
 /// place (`InputGrads::padded`), so backward stays linear in `T`.
-pub(crate) fn steps_of<'t, T: Float>(
-    projected: Var<'t, T>,
-    batch: usize,
-    steps: usize,
-) -> Vec<Var<'t, T>> {
+///
+/// No backward reads the projection or a slice (only their shapes), so the projection is
+/// released once sliced, and each slice holds the only copy of its values: the step that uses
+/// it last can release it too.
+fn steps_of<'t, T: Float>(projected: Var<'t, T>, batch: usize, steps: usize) -> Vec<Var<'t, T>> {
     let width = projected.shape()[2];
-    (0..steps)
-        .map(|t| projected.narrow(1, t, 1).reshape(&[batch, width]))
-        .collect()
+    let slices = (0..steps)
+        .map(|t| {
+            let slice = projected.narrow(1, t, 1);
+            let step = slice.reshape(&[batch, width]); // shares the slice's buffer
+            slice.release_value();
+            step
+        })
+        .collect();
+    projected.release_value();
+    slices
 }
 
 /// The hidden state after every step of a layer whose state is one `h` (`Rnn`, `Gru`) over
 /// `x` `[B, T, I]` from `h0` (zeros if `None`): `input_part` projects the whole sequence once,
-/// `step(w, xp_t, h)` gives the next state. Collecting the states costs no copy; only
+/// `step(w, xp_t, h)` gives the next state (and releases `xp_t`, which nothing else reads). Collecting the states costs no copy; only
 /// `forward_seq` stacks them into its output.
 ///
 /// # Panics

@@ -85,7 +85,13 @@ fn rnn_step<'t, T: Float>(
     xp: Var<'t, T>,
     h: Var<'t, T>,
 ) -> Var<'t, T> {
-    w.hidden_onto(h, xp).tanh()
+    let a = w.hidden_onto(h, xp);
+    let h = a.tanh();
+    // No backward reads the input part (an addend) or the pre-activation (tanh's derivative
+    // comes from its output): freed now, as in the LSTM's step.
+    xp.release_value();
+    a.release_value();
+    h
 }
 
 impl<T: Float> Module<T> for RnnCell<T> {
@@ -312,5 +318,37 @@ mod tests {
         let layer = Rnn::<f64>::new(3, 2);
         let tape = Tape::new();
         layer.forward_last(tape.constant(Tensor::zeros(&[2, 0, 3])), None);
+    }
+
+    #[test]
+    fn each_step_releases_its_input_part_and_pre_activation_and_changes_no_gradient() {
+        let (batch, steps, input, hidden) = (2, 4, 3, 5);
+        let rnn = Rnn::<f64>::new(input, hidden).with_seed(7);
+        let run = |release: bool| {
+            let tape = Tape::new();
+            let x = tape.var(Tensor::randn(&[batch, steps, input], 3));
+            let h = if release {
+                rnn.forward_last(x, None)
+            } else {
+                // The same nodes, nothing released.
+                let w = rnn.cell.p.on(&tape);
+                let projected = x.linear(w.weight_ih, Some(w.bias_ih + w.bias_hh));
+                let mut h = tape.constant(Tensor::zeros(&[batch, hidden]));
+                for t in 0..steps {
+                    let xp = projected.narrow(1, t, 1).reshape(&[batch, hidden]);
+                    h = h.linear(w.weight_hh, Some(xp)).tanh();
+                }
+                h
+            };
+            let bytes = tape.value_bytes();
+            let grads = h.tanh().sum().backward();
+            let mut all = vec![grads[x].to_vec()];
+            all.extend(rnn.named_params().iter().map(|(_, p)| grads[*p].to_vec()));
+            (bytes, all)
+        };
+        let ((released, with), (kept, without)) = (run(true), run(false));
+        assert_eq!(with, without);
+        // The projection [B, T, H], and every step's slice of it and pre-activation [B, H].
+        assert_eq!(kept - released, 3 * steps * batch * hidden * 8);
     }
 }

@@ -14,6 +14,15 @@ impl<T: Float> Op<T> for Add {
         x[0].zip_map(x[1], "add", |a, b| a + b)
     }
 
+    // Only the operands' shapes are read: operands and output can be released.
+    fn backward_reads_input(&self, _input: usize) -> bool {
+        false
+    }
+
+    fn backward_reads_output(&self) -> bool {
+        false
+    }
+
     // dy/da = dy/db = 1; sum_to undoes the broadcast of each operand.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let g = cx.grad();

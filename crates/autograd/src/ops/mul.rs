@@ -14,6 +14,11 @@ impl<T: Float> Op<T> for Mul {
         x[0].zip_map(x[1], "mul", |a, b| a * b)
     }
 
+    // Each operand's gradient reads the other operand, never the product.
+    fn backward_reads_output(&self) -> bool {
+        false
+    }
+
     // dy/da = b, dy/db = a; sum_to undoes the broadcast of each operand.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         let (a, b, g) = (cx.input(0), cx.input(1), cx.grad());

@@ -35,6 +35,15 @@ impl<T: Float> Op<T> for Narrow {
         Tensor::from_parts(shape, out)
     }
 
+    // Only the input's shape is read: input and output can be released.
+    fn backward_reads_input(&self, _input: usize) -> bool {
+        false
+    }
+
+    fn backward_reads_output(&self) -> bool {
+        false
+    }
+
     // dy/dx selects the range: the gradient is the upstream one padded with zeros back to the
     // input's shape, which the sweep adds into the range in place (`InputGrads::padded`).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {

@@ -15,6 +15,15 @@ impl<T: Float> Op<T> for Reshape {
         x[0].reshape(&self.0)
     }
 
+    // Only the input's shape is read: input and output can be released.
+    fn backward_reads_input(&self, _input: usize) -> bool {
+        false
+    }
+
+    fn backward_reads_output(&self) -> bool {
+        false
+    }
+
     // A permutation-free relabelling of elements: reshape the gradient back.
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(cx.grad().reshape(&cx.input(0).shape()))].into()

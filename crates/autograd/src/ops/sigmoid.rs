@@ -24,6 +24,11 @@ impl<T: Float> Op<T> for Sigmoid {
         x[0].map(sigmoid)
     }
 
+    // From the output alone: x can be released.
+    fn backward_reads_input(&self, _input: usize) -> bool {
+        false
+    }
+
     // dy/dx = s (1 - s) with s = y, fused into one op (one pass, one buffer).
     fn backward<'t>(&self, cx: &BackwardContext<'_, 't, T>) -> InputGrads<'t, T> {
         [Some(Operand::apply(SigmoidGrad, &[cx.grad(), cx.output()]))].into()
