@@ -132,8 +132,8 @@ fn steps_of<'t, T: Float>(projected: Var<'t, T>, batch: usize, steps: usize) -> 
 
 /// The hidden state after every step of a layer whose state is one `h` (`Rnn`, `Gru`) over
 /// `x` `[B, T, I]` from `h0` (zeros if `None`): `input_part` projects the whole sequence once,
-/// `step(w, xp_t, h)` gives the next state (and releases `xp_t`, which nothing else reads). Collecting the states costs no copy; only
-/// `forward_seq` stacks them into its output.
+/// `step(w, xp_t, h)` gives the next state (and releases `xp_t`, which nothing else reads).
+/// Collecting the states costs no copy; only `forward_seq` stacks them into its output.
 ///
 /// # Panics
 /// Naming `who`, if `x` or `h0` do not fit the weights (`gates` blocks of rows).

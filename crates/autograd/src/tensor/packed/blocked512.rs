@@ -62,8 +62,8 @@ pub(super) unsafe fn gemm(
             let nc = NC.min(n - n0);
             for p0 in (0..k).step_by(KC) {
                 let kc = KC.min(k - p0);
-                // Rows p0.., columns n0.. of B; `pack_into` panics (safely) if the view leaves
-                // `b`.
+                // Rows p0.., columns n0.. of B, read in place or packed; a view that leaves
+                // `b` panics (safely) here.
                 let block = &b[p0 * brs + n0 * bcs..];
                 let rhs = if in_place {
                     rows_in_place(b_panels, block, kc, nc, brs)
@@ -71,6 +71,7 @@ pub(super) unsafe fn gemm(
                     pack_into(b_panels, block, kc, nc, brs, bcs);
                     Rhs::Panels(b_panels.as_slice())
                 };
+                assert!(rhs.fits(kc, nc), "internal: blocked gemm: B out of bounds");
                 for g0 in (0..m).step_by(GROUP * MR) {
                     let group = (GROUP * MR).min(m - g0);
                     pack_group(a_micro, a, (g0, p0), (group, kc), (ars, acs));
