@@ -10,6 +10,7 @@
 //!
 //! First-order backward runs one fused pass per op on tensors; under `Tape::grad`
 //! (`create_graph`) the same derivative is recorded from primitive ops, so every order works.
+//! `gru_cell.rs` shares the helpers below.
 
 use crate::tensor::kernels::{Filler, fresh_rows, fresh_rows_pair};
 use crate::tensor::shape::copy_shape;
@@ -18,7 +19,7 @@ use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var, vector
 /// `sigmoid(x) = (1 + tanh(x / 2)) / 2`: branch-free, so the loops vectorise (f32 uses the
 /// rational `tanh`, within 2.1e-7 of the exact sigmoid; f64 the exact `tanh`).
 #[inline(always)]
-fn sigmoid<T: Float>(x: T) -> T {
+pub(super) fn sigmoid<T: Float>(x: T) -> T {
     let half = T::from_f64(0.5);
     half + half * (x * half).tanh()
 }
@@ -28,14 +29,14 @@ fn sigmoid<T: Float>(x: T) -> T {
 /// that the step's products gave it (`kernels::split_batch`), so the gate math reads what the
 /// same core wrote. One rule for every op of the cell, forward and backward, so that none of
 /// them hands its rows to the other core.
-fn splits(batch: usize, hidden: usize) -> bool {
+pub(super) fn splits(batch: usize, hidden: usize) -> bool {
     batch * hidden >= 4096
 }
 
 /// A fresh `[rows, width]`-shaped tensor written row by row by `f(out, row_index)`, each call
 /// writing one row of `width` elements through `out`, the loop compiled for the CPU's widest
 /// vectors ([`vectorized`]); the rows split across threads when `split` ([`splits`]).
-fn by_rows<T: Float>(
+pub(super) fn by_rows<T: Float>(
     shape: &[usize],
     width: usize,
     split: bool,
@@ -57,14 +58,14 @@ fn by_rows<T: Float>(
     Tensor::from_parts(copy_shape(shape), out)
 }
 
-/// Block `k` (of 4) of every row of a `[B, 4H]` operand, as an operand `[B, H]`.
-fn block<'t, T: Float>(x: &Operand<'t, T>, k: usize, h: usize) -> Operand<'t, T> {
+/// Block `k` of every row of a `[B, G H]` operand, as an operand `[B, H]`.
+pub(super) fn block<'t, T: Float>(x: &Operand<'t, T>, k: usize, h: usize) -> Operand<'t, T> {
     x.narrow(-1, k * h, h)
 }
 
-/// `[B, 4H]` from four `[B, H]` blocks, `None` meaning zeros (recorded backward only).
-fn blocks<'t, T: Float>(
-    parts: [Option<Operand<'t, T>>; 4],
+/// `[B, N H]` from `N` `[B, H]` blocks, `None` meaning zeros (recorded backward only).
+pub(super) fn blocks<'t, T: Float, const N: usize>(
+    parts: [Option<Operand<'t, T>>; N],
     like: &Operand<'t, T>,
 ) -> Operand<'t, T> {
     let shape = parts
@@ -80,7 +81,7 @@ fn blocks<'t, T: Float>(
     Operand::concat(&parts, -1)
 }
 
-fn any_recorded<T: Float>(cx: &BackwardContext<'_, '_, T>) -> bool {
+pub(super) fn any_recorded<T: Float>(cx: &BackwardContext<'_, '_, T>) -> bool {
     cx.grad().is_recorded() || cx.inputs().iter().any(Operand::is_recorded)
 }
 

@@ -17,6 +17,7 @@ mod cross_entropy;
 mod div;
 mod exp;
 mod gather;
+mod gru_cell;
 mod index_add;
 mod index_select;
 mod leaky_relu;
