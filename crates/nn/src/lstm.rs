@@ -539,11 +539,7 @@ mod tests {
                 }
                 h
             };
-            let bytes = tape.value_bytes();
-            let grads = h.tanh().sum().backward();
-            let mut all = vec![grads[x].to_vec()];
-            all.extend(lstm.named_params().iter().map(|(_, p)| grads[*p].to_vec()));
-            (bytes, all)
+            crate::test_util::bytes_and_grads(&lstm, &tape, x, h)
         };
         let ((released, with), (kept, without)) = (run(true), run(false));
         assert_eq!(with, without);

@@ -10,9 +10,8 @@
 //! First-order backward runs one fused pass per op on tensors; under `Tape::grad`
 //! (`create_graph`) the same derivative is recorded from primitive ops, so every order works.
 
-use super::lstm_cell::{any_recorded, block, blocks, by_rows, sigmoid, splits};
+use super::lstm_cell::{any_recorded, block, blocks, by_rows, grad_from, sigmoid, splits};
 use crate::tensor::kernels::fresh_rows_pair;
-use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var, vectorized};
 
 /// `y = [r | z | n]` `[B, 3H]` from `xp` and `hp` `[B, 3H]`.
@@ -108,14 +107,7 @@ impl<T: Float> Op<T> for GruGates {
                 },
             )
         });
-        let shape = || copy_shape(yv.shape());
-        let dxp = cx
-            .needs_grad(0)
-            .then(|| Tensor::from_parts(shape(), dxp).into());
-        let dhp = cx
-            .needs_grad(1)
-            .then(|| Tensor::from_parts(shape(), dhp).into());
-        [dxp, dhp].into()
+        [grad_from(cx, 0, &yv, dxp), grad_from(cx, 1, &yv, dhp)].into()
     }
 }
 
@@ -183,13 +175,7 @@ impl<T: Float> Op<T> for GruHidden {
                 },
             )
         });
-        let dy = cx
-            .needs_grad(0)
-            .then(|| Tensor::from_parts(copy_shape(yv.shape()), dy).into());
-        let dh = cx
-            .needs_grad(1)
-            .then(|| Tensor::from_parts(copy_shape(hv.shape()), dh).into());
-        [dy, dh].into()
+        [grad_from(cx, 0, &yv, dy), grad_from(cx, 1, &hv, dh)].into()
     }
 }
 

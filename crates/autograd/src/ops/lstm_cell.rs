@@ -12,6 +12,7 @@
 //! (`create_graph`) the same derivative is recorded from primitive ops, so every order works.
 //! `gru_cell.rs` shares the helpers below.
 
+use crate::tensor::buf::Buf;
 use crate::tensor::kernels::{Filler, fresh_rows, fresh_rows_pair};
 use crate::tensor::shape::copy_shape;
 use crate::{BackwardContext, Float, InputGrads, Op, Operand, Tensor, Var, vectorized};
@@ -79,6 +80,18 @@ pub(super) fn blocks<'t, T: Float, const N: usize>(
         .map(|p| p.unwrap_or_else(|| like.constant_like(Tensor::zeros(&shape))))
         .collect();
     Operand::concat(&parts, -1)
+}
+
+/// Gradient `k` of a fused backward from the buffer its pass wrote (shaped like `like`), or
+/// `None` when no one needs it (the pass writes both gradients either way).
+pub(super) fn grad_from<'t, T: Float>(
+    cx: &BackwardContext<'_, 't, T>,
+    k: usize,
+    like: &Tensor<T>,
+    buf: Buf<T>,
+) -> Option<Operand<'t, T>> {
+    cx.needs_grad(k)
+        .then(|| Tensor::from_parts(copy_shape(like.shape()), buf).into())
 }
 
 pub(super) fn any_recorded<T: Float>(cx: &BackwardContext<'_, '_, T>) -> bool {
@@ -290,13 +303,7 @@ impl<T: Float> Op<T> for LstmHidden {
                 },
             )
         });
-        let dy = cx
-            .needs_grad(0)
-            .then(|| Tensor::from_parts(copy_shape(yv.shape()), dy).into());
-        let dc = cx
-            .needs_grad(1)
-            .then(|| Tensor::from_parts(copy_shape(cv.shape()), dc).into());
-        [dy, dc].into()
+        [grad_from(cx, 0, &yv, dy), grad_from(cx, 1, &cv, dc)].into()
     }
 }
 

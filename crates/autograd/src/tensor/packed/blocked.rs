@@ -218,6 +218,18 @@ mod tests {
         c
     }
 
+    /// Every element of a written C within f32 rounding of the f64 reference.
+    fn assert_close(c: &[MaybeUninit<f32>], want: &[f64], what: &str) {
+        for (i, (got, want)) in c.iter().zip(want).enumerate() {
+            // SAFETY: the product wrote every element.
+            let got = unsafe { got.assume_init() } as f64;
+            assert!(
+                (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                "{what}: element {i}: {got} vs {want}"
+            );
+        }
+    }
+
     #[test]
     fn blocked_products_match_an_f64_reference_at_every_stride_and_block_edge() {
         if !runs_here() {
@@ -243,14 +255,7 @@ mod tests {
                 (b.0, b.1 as isize, b.2 as isize),
             );
             assert!(try_blocked_gemm(m, k, n, ai, bi, &mut c, None));
-            for (i, (got, want)) in c.iter().zip(&want).enumerate() {
-                // SAFETY: the product wrote every element.
-                let got = unsafe { got.assume_init() } as f64;
-                assert!(
-                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                    "A^T {ta}, B^T {tb}: element {i}: {got} vs {want}"
-                );
-            }
+            assert_close(&c, &want, &format!("A^T {ta}, B^T {tb}"));
         }
     }
 
@@ -277,14 +282,7 @@ mod tests {
                 let ai = (a.0, a.1 as isize, a.2 as isize);
                 let bi = (&bv[..], rs as isize, 1);
                 assert!(try_blocked_gemm(m, k, n, ai, bi, &mut c, None));
-                for (i, (got, want)) in c.iter().zip(&want).enumerate() {
-                    // SAFETY: the product wrote every element.
-                    let got = unsafe { got.assume_init() } as f64;
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "[{m}, {k}] x [{k}, {n}], A^T {ta}: element {i}: {got} vs {want}"
-                    );
-                }
+                assert_close(&c, &want, &format!("[{m}, {k}] x [{k}, {n}], A^T {ta}"));
             }
         }
     }
