@@ -39,7 +39,7 @@ const MC: usize = 48;
 
 /// Row stride of the copy of A: `KC` plus 16 values, so that its rows do not all map to the
 /// same L1 sets.
-const A_STRIDE: usize = KC + 16;
+pub(super) const A_STRIDE: usize = KC + 16;
 
 /// Products with fewer multiply-adds than this keep `matrixmultiply` (or the small-product
 /// path): the packing of B would not be paid back.

@@ -225,6 +225,7 @@ pub(super) unsafe fn gemm_panels(
 mod imp {
     use std::arch::x86_64::*;
 
+    use super::super::blocked::A_STRIDE;
     use super::{Init, MICRO_K, NR, Rhs};
 
     pub(super) fn available() -> bool {
@@ -374,6 +375,17 @@ mod imp {
                     match (rows, acs) {
                         // A micro-panel: constant strides.
                         _ if MICRO => tile::<6>(k, ap, (1, 8), bp, start, out, ldc),
+                        // The blocked path's copy of A: its row stride a constant too, so a
+                        // broadcast takes its address from one register and an offset.
+                        (6, 1) if ars == A_STRIDE => {
+                            tile::<6>(k, ap, (A_STRIDE, 1), bp, start, out, ldc)
+                        }
+                        (5, 1) if ars == A_STRIDE => {
+                            tile::<5>(k, ap, (A_STRIDE, 1), bp, start, out, ldc)
+                        }
+                        (4, 1) if ars == A_STRIDE => {
+                            tile::<4>(k, ap, (A_STRIDE, 1), bp, start, out, ldc)
+                        }
                         // Contiguous rows of A (the usual case) with a constant column stride.
                         (6, 1) => tile::<6>(k, ap, (ars, 1), bp, start, out, ldc),
                         (5, 1) => tile::<5>(k, ap, (ars, 1), bp, start, out, ldc),
