@@ -38,7 +38,8 @@ const KC: usize = 512;
 const MC: usize = 48;
 
 /// Row stride of the copy of A: `KC` plus 16 values, so that its rows do not all map to the
-/// same L1 sets.
+/// same L1 sets. The AVX2 kernel has tiles compiled for this stride (a constant offset per
+/// row instead of address arithmetic in the loop).
 pub(super) const A_STRIDE: usize = KC + 16;
 
 /// Products with fewer multiply-adds than this keep `matrixmultiply` (or the small-product
