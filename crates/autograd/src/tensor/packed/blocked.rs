@@ -220,6 +220,14 @@ mod tests {
     }
 
     /// Every element of a written C within f32 rounding of the f64 reference.
+    /// `len` values `((i * mul % modulo) - modulo / 2) / 10`: small, exact in f32, varied.
+    fn filled(len: usize, mul: usize, modulo: usize) -> Vec<f32> {
+        let mid = (modulo / 2) as f32;
+        (0..len)
+            .map(|i| ((i * mul % modulo) as f32 - mid) * 0.1)
+            .collect()
+    }
+
     fn assert_close(c: &[MaybeUninit<f32>], want: &[f64], what: &str) {
         for (i, (got, want)) in c.iter().zip(want).enumerate() {
             // SAFETY: the product wrote every element.
@@ -239,12 +247,7 @@ mod tests {
         // k = 1100: three blocks of k (512, 512, 76); m = 100: blocks of 48, 48, 4 rows;
         // n = 37: two full panels and a padded one.
         let (m, k, n) = (100, 1100, 37);
-        let av: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
-            .collect();
-        let bv: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
-            .collect();
+        let (av, bv) = (filled(m * k, 7, 13), filled(k * n, 5, 11));
         // Row-major and transposed views of each operand.
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = if ta { (&av[..], 1, m) } else { (&av[..], k, 1) };
@@ -270,12 +273,7 @@ mod tests {
         // tail of 12, and with AVX-512 two blocks of columns (1,024 and 76).
         for (m, k, n, rs) in [(128, 64, 784, 784), (100, 40, 1100, 1105)] {
             assert!(b_in_place(k, (rs, 1)));
-            let av: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
-                .collect();
-            let bv: Vec<f32> = (0..k * rs)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
-                .collect();
+            let (av, bv) = (filled(m * k, 7, 13), filled(k * rs, 5, 11));
             for ta in [false, true] {
                 let a = if ta { (&av[..], 1, m) } else { (&av[..], k, 1) };
                 let want = reference(m, k, n, a, (&bv, rs, 1));
